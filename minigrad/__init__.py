@@ -1,0 +1,124 @@
+"""minigrad: reverse-mode automatic differentiation on NumPy arrays.
+
+>>> import minigrad as mg
+>>> x = mg.tensor([1.0, 2.0, 3.0], requires_grad=True)
+>>> (x * x).sum().backward()
+>>> x.grad
+tensor([2., 4., 6.])
+"""
+
+from ._version import __version__
+from .autograd import (
+    AnomalyError,
+    Function,
+    detect_anomaly,
+    enable_grad,
+    grad,
+    is_grad_enabled,
+    no_grad,
+    set_grad_enabled,
+)
+from .creation import arange, full, ones, ones_like, rand, randn, tensor, zeros, zeros_like
+from .gradcheck import GradcheckError, gradcheck, numerical_gradient
+from .graph import to_dot, to_mermaid, to_svg
+from .ops.elementwise import (
+    abs,
+    add,
+    astype,
+    clip,
+    div,
+    exp,
+    log,
+    maximum,
+    minimum,
+    mul,
+    neg,
+    pow,
+    relu,
+    sigmoid,
+    sqrt,
+    sub,
+    tanh,
+    where,
+)
+from .ops.linalg import matmul
+from .ops.reduce import argmax, argmin, logsumexp, max, mean, min, sum
+from .ops.shape import (
+    broadcast_to,
+    cat,
+    concatenate,
+    expand,
+    flatten,
+    reshape,
+    squeeze,
+    stack,
+    swapaxes,
+    transpose,
+    unsqueeze,
+)
+from .tensor import Tensor
+
+__all__ = [
+    "AnomalyError",
+    "Function",
+    "GradcheckError",
+    "Tensor",
+    "__version__",
+    "abs",
+    "add",
+    "arange",
+    "argmax",
+    "argmin",
+    "astype",
+    "broadcast_to",
+    "cat",
+    "clip",
+    "concatenate",
+    "detect_anomaly",
+    "div",
+    "enable_grad",
+    "exp",
+    "expand",
+    "flatten",
+    "full",
+    "grad",
+    "gradcheck",
+    "is_grad_enabled",
+    "log",
+    "logsumexp",
+    "matmul",
+    "max",
+    "maximum",
+    "mean",
+    "min",
+    "minimum",
+    "mul",
+    "neg",
+    "no_grad",
+    "numerical_gradient",
+    "ones",
+    "ones_like",
+    "pow",
+    "rand",
+    "randn",
+    "relu",
+    "reshape",
+    "set_grad_enabled",
+    "sigmoid",
+    "sqrt",
+    "squeeze",
+    "stack",
+    "sub",
+    "sum",
+    "swapaxes",
+    "tanh",
+    "tensor",
+    "to_dot",
+    "to_mermaid",
+    "to_svg",
+    "transpose",
+    "unsqueeze",
+    "where",
+    "zeros",
+    "zeros_like",
+]

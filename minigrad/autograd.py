@@ -1,0 +1,485 @@
+"""The engine: `Function` (one op in the graph), backward order, gradient accumulation, grad modes.
+
+A forward call `Op.apply(x, y)` runs `Op.forward` on ndarrays and, when grad mode is on and an
+input requires grad, links the output Tensor to the Function that made it. `backward` walks that
+graph from the output to the leaves in reverse topological order (an explicit stack, no recursion),
+calling each Function's `backward` once with the sum of the gradients that reached its output.
+
+Every gradient rule is written once, in NumPy terms, and serves two modes:
+  * plain: the rule sees ndarrays (the fast path; no Tensor is made for an intermediate gradient);
+  * `create_graph=True`: the rule sees Tensors, so each step of the backward pass is itself recorded
+    and can be differentiated again. Tensors implement NumPy's operators, methods and ufuncs
+    (`np.exp(t)` dispatches to `mg.exp`), which is what lets one rule serve both.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import traceback
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+_PACKAGE_DIR = str(Path(__file__).resolve().parent)
+
+
+# ---------------------------------------------------------------------------------------------
+# Grad modes: the one piece of global state, and it is per thread.
+
+
+class _Modes(threading.local):
+    grad_enabled: bool = True
+    anomaly: bool = False
+
+
+_modes = _Modes()
+
+
+def is_grad_enabled() -> bool:
+    """True when operations record the graph needed for backward."""
+    return _modes.grad_enabled
+
+
+class _GradMode(contextlib.ContextDecorator):
+    """Context manager (and decorator) that sets grad mode on entry and restores it on exit."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self._previous: list[bool] = []  # a stack, so one instance may be re-entered
+
+    def __enter__(self) -> None:
+        self._previous.append(_modes.grad_enabled)
+        _modes.grad_enabled = self.enabled
+
+    def __exit__(self, *exc: object) -> None:
+        _modes.grad_enabled = self._previous.pop()
+
+
+def no_grad() -> _GradMode:
+    """`with mg.no_grad():` (or `@mg.no_grad()`) records no graph: inference and updates."""
+    return _GradMode(False)
+
+
+def enable_grad() -> _GradMode:
+    """Turn graph recording back on inside a `no_grad` block."""
+    return _GradMode(True)
+
+
+def set_grad_enabled(enabled: bool) -> _GradMode:
+    """Grad mode as a flag: `with mg.set_grad_enabled(training): ...`."""
+    return _GradMode(bool(enabled))
+
+
+@contextlib.contextmanager
+def detect_anomaly() -> Iterator[None]:
+    """Raise as soon as an op produces NaN or inf, in forward or backward, naming the op and the
+    line of user code that called it. Slow (a check per op): for debugging only."""
+    previous = _modes.anomaly
+    _modes.anomaly = True
+    try:
+        yield
+    finally:
+        _modes.anomaly = previous
+
+
+class AnomalyError(FloatingPointError):
+    """A NaN or inf appeared under `detect_anomaly()`."""
+
+
+def _user_call_site() -> str:
+    """`file:line` of the innermost stack frame outside the minigrad package."""
+    for frame in reversed(traceback.extract_stack()):
+        if not frame.filename.startswith(_PACKAGE_DIR):
+            return f"{frame.filename}:{frame.lineno}"
+    return "<unknown>"
+
+
+def _check_finite(fn: Function, array: np.ndarray, what: str) -> None:
+    if array.dtype.kind in "fc" and not np.isfinite(array).all():
+        bad = "NaN" if np.isnan(array).any() else "inf"
+        raise AnomalyError(
+            f"{what} of {fn.name} produced {bad}; the op was called at {fn.call_site}"
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# Function: one node of the graph, its forward next to its backward.
+
+
+class Function:
+    """Base class of every differentiable op.
+
+    Subclasses define `forward(*arrays, **params) -> ndarray` and `backward(grad) -> tuple` of one
+    gradient per input (None where no gradient flows). `forward` stores what `backward` needs with
+    `save_for_backward` (inputs or the output, which become Tensors under `create_graph`) or as
+    attributes (constants such as masks, shapes and axes).
+    """
+
+    #: Binary ops whose inputs broadcast: the engine sums their gradients back to the input shapes.
+    broadcasting = False
+
+    # Set by `apply` when the op is recorded in a graph.
+    inputs: tuple[Any, ...] = ()
+    needs_input_grad: tuple[bool, ...] = ()
+    _versions: tuple[int, ...] = ()
+    # Class-level defaults, so that making a Function costs no __init__.
+    _saved: tuple[Any, ...] | None = ()
+    _graph_mode = False  # True while backward runs with create_graph
+    _output: Tensor | None = None  # the output Tensor, during a create_graph backward only
+    call_site = ""  # file:line of the user code that called the op (under detect_anomaly)
+
+    @property
+    def name(self) -> str:
+        return type(self).__name__
+
+    # -- forward side -----------------------------------------------------------------------
+
+    @classmethod
+    def apply(cls, *inputs: Any, **params: Any) -> Tensor:
+        """Run the op on Tensors (or ndarrays / Python scalars, taken as constants)."""
+        arrays = []
+        requires_grad = False
+        for x in inputs:
+            if isinstance(x, Tensor):
+                arrays.append(x._data)
+                requires_grad = requires_grad or x._requires_grad
+            else:
+                arrays.append(as_operand(x))  # a constant: ndarray, Python scalar, list
+        fn = cls()
+        try:
+            out = fn.forward(*arrays, **params)
+        except ValueError as error:  # name the op: "matmul: shapes ..."
+            raise ValueError(f"{fn.name.lower()}: {error}") from error
+        if type(out) is not np.ndarray:  # NumPy returns scalars from 0-d operations
+            out = np.asarray(out)
+        if _modes.anomaly:
+            fn.call_site = _user_call_site()
+            _check_finite(fn, out, "forward")
+        requires_grad = requires_grad and _modes.grad_enabled
+        result = Tensor._make(out, requires_grad)
+        if requires_grad:
+            fn.inputs = inputs
+            fn.needs_input_grad = tuple(isinstance(x, Tensor) and x._requires_grad for x in inputs)
+            fn._versions = tuple(x._version if isinstance(x, Tensor) else 0 for x in inputs)
+            result._creator = fn
+        return result
+
+    def forward(self, *arrays: Any, **params: Any) -> np.ndarray:
+        raise NotImplementedError(f"{self.name} must define forward()")
+
+    def save_for_backward(self, *arrays: Any) -> None:
+        """Keep arrays for backward. Inputs and the output come back as Tensors under
+        `create_graph=True`; anything else comes back as it was (a constant)."""
+        self._saved = arrays
+
+    # -- backward side ----------------------------------------------------------------------
+
+    @property
+    def saved_tensors(self) -> tuple[Any, ...]:
+        """What `forward` saved: ndarrays normally, Tensors of the graph under `create_graph`."""
+        saved = self._saved
+        if saved is None:
+            raise RuntimeError(
+                f"Trying to backward through {self.name} a second time, but its saved arrays were "
+                "freed by the first backward. Pass retain_graph=True to the first backward() "
+                "if you need to backward through the graph again."
+            )
+        if not self._graph_mode:
+            return saved
+        return tuple(self._as_graph_tensor(a) for a in saved)
+
+    def _as_graph_tensor(self, array: Any) -> Any:
+        """The Tensor of the graph whose data is `array` (an input or the output), if any."""
+        for x in self.inputs:
+            if getattr(x, "_data", None) is array:
+                return x
+        if self._output is not None and self._output._data is array:
+            return self._output
+        return array
+
+    def backward(self, grad: Any) -> tuple[Any, ...]:
+        raise NotImplementedError(f"{self.name} must define backward()")
+
+    def release(self) -> None:
+        """Free the saved arrays; a later backward through this node raises."""
+        self._saved = None
+
+    def _check_versions(self, output: Tensor) -> None:
+        """Refuse to backward when an array saved by forward was modified in place since."""
+        saved = self._saved or ()
+        for x, version in zip(self.inputs, self._versions, strict=True):
+            if getattr(x, "_version", version) != version and any(a is x._data for a in saved):
+                raise RuntimeError(
+                    f"an input of {self.name} (shape {x.shape}) that is needed for its gradient "
+                    f"was modified in place after the forward pass (version {version} -> "
+                    f"{x._version}); clone it before modifying, or modify it under no_grad before "
+                    "using it"
+                )
+        if output._version != 0 and any(a is output._data for a in saved):
+            raise RuntimeError(
+                f"the output of {self.name} (shape {output.shape}) is needed for its gradient but "
+                "was modified in place after the forward pass"
+            )
+
+
+def run_op(op: type[Function], *args: Any, **params: Any) -> Any:
+    """Run `op` directly on ndarrays, or record it when an argument is a Tensor.
+
+    Gradient rules use this for steps that have no NumPy operator or method (a scatter, a
+    broadcast), so the same rule works in plain mode and under `create_graph`."""
+    if any(isinstance(a, Tensor) for a in args):
+        return op.apply(*args, **params)
+    return op().forward(*args, **params)
+
+
+# ---------------------------------------------------------------------------------------------
+# Backward: order, accumulation, release.
+
+
+def toposort(*roots: Tensor) -> list[Tensor]:
+    """Tensors the roots depend on through recorded ops, each listed before its inputs.
+
+    An iterative post-order depth-first search with an explicit stack, so a chain of 100,000 ops
+    needs no recursion."""
+    order: list[Tensor] = []
+    visited: set[int] = set()
+    stack: list[tuple[Tensor, bool]] = [(root, False) for root in reversed(roots)]
+    while stack:
+        tensor, inputs_done = stack.pop()
+        if inputs_done:
+            order.append(tensor)
+            continue
+        if id(tensor) in visited:
+            continue
+        visited.add(id(tensor))
+        stack.append((tensor, True))
+        creator = tensor._creator
+        if creator is not None:
+            for x, needed in zip(creator.inputs, creator.needs_input_grad, strict=True):
+                if needed and id(x) not in visited:
+                    stack.append((x, False))
+    order.reverse()
+    return order
+
+
+class _GradientBuffer:
+    """Gradients on their way to each tensor during one backward, summed as they arrive.
+
+    In the plain mode a sum is done in place when the buffer owns the array. A gradient handed
+    over by a rule may be the very array, or a view, of another tensor's gradient (Add passes its
+    incoming gradient to both inputs), so such an array is never written into."""
+
+    def __init__(self, create_graph: bool) -> None:
+        self.create_graph = create_graph
+        self.grads: dict[int, Any] = {}
+        self.owned: set[int] = set()  # ids of tensors whose buffered array is ours to write
+
+    def add(self, tensor: Tensor, grad: Any, owned: bool) -> None:
+        key = id(tensor)
+        current = self.grads.get(key)
+        if current is None:
+            self.grads[key] = grad
+            if owned:
+                self.owned.add(key)
+        elif self.create_graph:
+            self.grads[key] = current + grad
+        elif key in self.owned:
+            np.add(current, grad, out=current)
+        else:
+            self.grads[key] = current + grad
+            self.owned.add(key)
+
+    def pop(self, tensor: Tensor) -> tuple[Any, bool]:
+        """The summed gradient of `tensor` (None if none arrived) and whether we own its array."""
+        key = id(tensor)
+        owned = key in self.owned
+        self.owned.discard(key)
+        return self.grads.pop(key, None), owned
+
+
+def run_backward(
+    roots: Sequence[Tensor],
+    root_grads: Sequence[Any],
+    retain_graph: bool,
+    create_graph: bool,
+    inputs: Sequence[Tensor] | None = None,
+) -> list[Any] | None:
+    """Propagate gradients from `roots` to every tensor that requires grad.
+
+    Without `inputs`, leaves accumulate into `.grad`. With `inputs` (this is `mg.grad`), their
+    gradients are returned instead and no `.grad` is touched."""
+    buffer = _GradientBuffer(create_graph)
+    for root, grad in zip(roots, root_grads, strict=True):
+        if not root.requires_grad:
+            raise RuntimeError(
+                f"an output of shape {root.shape} does not require grad and has no graph: "
+                "nothing to differentiate (was it computed under no_grad, or only from tensors "
+                "without requires_grad=True?)"
+            )
+        buffer.add(root, _root_gradient(root, grad, create_graph), owned=False)
+    wanted = {id(t): i for i, t in enumerate(inputs)} if inputs is not None else None
+    results: list[Any] = [None] * len(inputs) if inputs is not None else []
+
+    with set_grad_enabled(create_graph):
+        for tensor in toposort(*roots):
+            grad, owned = buffer.pop(tensor)
+            if grad is None:
+                continue
+            if tensor._hooks:
+                grad, owned = _run_hooks(tensor, grad, create_graph), False
+            if wanted is not None:
+                if id(tensor) in wanted:
+                    results[wanted[id(tensor)]] = _as_result(grad, owned, create_graph)
+            elif tensor._creator is None or tensor._retains_grad:
+                _accumulate_grad(tensor, grad, owned, create_graph)
+                owned = False
+            fn = tensor._creator
+            if fn is not None:
+                _backward_one(fn, tensor, grad, buffer, create_graph)
+                if not retain_graph:
+                    fn.release()
+    return results if inputs is not None else None
+
+
+def _root_gradient(root: Tensor, grad: Any, create_graph: bool) -> Any:
+    """The gradient that starts a backward: ones for a one-element output, else the user's."""
+    if grad is None:
+        if root.size != 1:
+            raise RuntimeError(
+                f"grad can be implicitly created only for outputs with one element; this output "
+                f"has shape {root.shape}: pass grad= (e.g. mg.ones_like(out)) or reduce it first"
+            )
+        grad = np.ones(root.shape, dtype=root.dtype)
+    elif isinstance(grad, Tensor):
+        grad = grad if create_graph else grad._data
+    else:
+        grad = np.asarray(grad, dtype=root.dtype)
+    if grad.shape != root.shape:
+        raise RuntimeError(f"grad has shape {grad.shape} but the output has shape {root.shape}")
+    if create_graph:
+        return grad if isinstance(grad, Tensor) else Tensor(grad)
+    return grad if grad.dtype == root.dtype else grad.astype(root.dtype)
+
+
+def _backward_one(
+    fn: Function, output: Tensor, grad: Any, buffer: _GradientBuffer, create_graph: bool
+) -> None:
+    """Call one Function's backward and hand each input's gradient to the buffer."""
+    fn._check_versions(output)
+    if fn._saved is None:
+        fn.saved_tensors  # noqa: B018 -- raises the "backward a second time" error
+    fn._graph_mode = create_graph
+    fn._output = output if create_graph else None
+    try:
+        input_grads = fn.backward(grad)
+    finally:
+        fn._graph_mode = False
+        fn._output = None
+    for x, needed, g in zip(fn.inputs, fn.needs_input_grad, input_grads, strict=True):
+        if not needed or g is None:
+            continue
+        g = _fit_to_input(fn, g, x)
+        if _modes.anomaly:
+            _check_finite(fn, np.asarray(g), "backward")
+        # Ours to write into only if fresh: not the incoming gradient, not a view of an array,
+        # and not handed to two inputs at once.
+        owned = (
+            not create_graph
+            and g is not grad
+            and g.base is None
+            and sum(other is g for other in input_grads) == 1
+        )
+        buffer.add(x, g, owned)
+
+
+def _fit_to_input(fn: Function, grad: Any, x: Tensor) -> Any:
+    """Bring an input's gradient to exactly the input's shape and dtype (see `unbroadcast`)."""
+    if type(grad) is not np.ndarray and not isinstance(grad, Tensor):
+        grad = np.asarray(grad)  # NumPy returns scalars from 0-d arithmetic
+    if grad.shape != x.shape:
+        if not fn.broadcasting:
+            raise RuntimeError(
+                f"{fn.name}.backward returned a gradient of shape {grad.shape} for an input of "
+                f"shape {x.shape}"
+            )
+        grad = unbroadcast(grad, x.shape)
+    if grad.dtype != x.dtype:
+        grad = grad.astype(x.dtype)
+    return grad
+
+
+def _run_hooks(tensor: Tensor, grad: Any, create_graph: bool) -> Any:
+    """Let each hook see (and optionally replace) the gradient flowing into `tensor`."""
+    for hook in tensor._hooks:
+        replaced = hook(grad if create_graph else Tensor(grad))
+        if replaced is None:
+            continue
+        if not create_graph:
+            replaced = np.asarray(replaced._data if isinstance(replaced, Tensor) else replaced)
+        if replaced.shape != tensor.shape:
+            raise RuntimeError(
+                f"a hook returned a gradient of shape {replaced.shape} for a tensor of shape "
+                f"{tensor.shape}"
+            )
+        grad = replaced
+    return grad
+
+
+def _accumulate_grad(tensor: Tensor, grad: Any, owned: bool, create_graph: bool) -> None:
+    """`tensor.grad += grad`, in the tensor's dtype; the stored array is never shared."""
+    if create_graph:
+        tensor.grad = grad if tensor.grad is None else tensor.grad + grad
+    elif tensor.grad is None:
+        tensor.grad = Tensor._make(grad if owned else grad.copy(), False)
+    elif tensor.grad.requires_grad:  # left by an earlier create_graph backward: keep it intact
+        tensor.grad = Tensor._make(tensor.grad._data + grad, False)
+    else:
+        np.add(tensor.grad._data, grad, out=tensor.grad._data)
+
+
+def _as_result(grad: Any, owned: bool, create_graph: bool) -> Tensor:
+    if create_graph:
+        return grad
+    return Tensor._make(grad if owned else grad.copy(), False)
+
+
+def grad(
+    outputs: Tensor | Sequence[Tensor],
+    inputs: Tensor | Sequence[Tensor],
+    grad_outputs: Any = None,
+    retain_graph: bool | None = None,
+    create_graph: bool = False,
+    allow_unused: bool = False,
+) -> tuple[Tensor | None, ...]:
+    """Gradients of `outputs` with respect to `inputs`, returned rather than stored in `.grad`.
+
+    `grad_outputs` plays the role of `backward`'s `grad` (one per output). With
+    `create_graph=True` the results are part of a graph and can be differentiated again."""
+    outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
+    inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+    if grad_outputs is None:
+        grad_outputs = [None] * len(outputs)
+    elif isinstance(grad_outputs, Tensor | np.ndarray):
+        grad_outputs = [grad_outputs]
+    if len(grad_outputs) != len(outputs):
+        raise ValueError(f"got {len(grad_outputs)} grad_outputs for {len(outputs)} outputs")
+    for i, x in enumerate(inputs):
+        if not isinstance(x, Tensor) or not x.requires_grad:
+            raise RuntimeError(f"input {i} does not require grad: {x!r}")
+    retain = create_graph if retain_graph is None else retain_graph
+    results = run_backward(outputs, grad_outputs, retain, create_graph, inputs=inputs)
+    for i, (x, g) in enumerate(zip(inputs, results or (), strict=True)):
+        if g is None and not allow_unused:
+            raise RuntimeError(
+                f"input {i} (shape {x.shape}) was not used to compute the outputs; "
+                "pass allow_unused=True to get None for it"
+            )
+    return tuple(results or ())
+
+
+# tensor.py imports this module, so these imports come last (the names above are defined by then).
+from .ops.shape import unbroadcast  # noqa: E402
+from .tensor import Tensor, as_operand  # noqa: E402

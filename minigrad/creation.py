@@ -1,0 +1,109 @@
+"""Making tensors: from data, filled with constants, ranges, and random values."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .tensor import DEFAULT_DTYPE, Tensor
+
+
+def tensor(data: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """A tensor from a number, nested list, ndarray or Tensor (the same as `Tensor(...)`)."""
+    return Tensor(data, dtype=dtype, requires_grad=requires_grad)
+
+
+def _shape(shape: tuple[Any, ...]) -> tuple[int, ...]:
+    """`zeros(2, 3)` and `zeros((2, 3))` both mean shape (2, 3)."""
+    if len(shape) == 1 and isinstance(shape[0], tuple | list):
+        shape = tuple(shape[0])
+    if any(int(n) < 0 for n in shape):
+        raise ValueError(f"negative dimensions are not allowed: {shape}")
+    return tuple(int(n) for n in shape)
+
+
+def _dtype(dtype: Any) -> np.dtype:
+    return DEFAULT_DTYPE if dtype is None else np.dtype(dtype)
+
+
+def zeros(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """A tensor of zeros."""
+    return Tensor(np.zeros(_shape(shape), _dtype(dtype)), requires_grad=requires_grad)
+
+
+def ones(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """A tensor of ones."""
+    return Tensor(np.ones(_shape(shape), _dtype(dtype)), requires_grad=requires_grad)
+
+
+def full(shape: Any, fill_value: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """A tensor of `shape` filled with `fill_value`."""
+    shape = (shape,) if isinstance(shape, int) else tuple(shape)
+    return Tensor(np.full(_shape(shape), fill_value, _dtype(dtype)), requires_grad=requires_grad)
+
+
+def zeros_like(t: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """Zeros of `t`'s shape and (unless given) dtype."""
+    array = np.asarray(t)
+    return Tensor(np.zeros_like(array, dtype=dtype), requires_grad=requires_grad)
+
+
+def ones_like(t: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """Ones of `t`'s shape and (unless given) dtype."""
+    array = np.asarray(t)
+    return Tensor(np.ones_like(array, dtype=dtype), requires_grad=requires_grad)
+
+
+def arange(
+    start: float,
+    stop: float | None = None,
+    step: float = 1,
+    dtype: Any = None,
+    requires_grad: bool = False,
+) -> Tensor:
+    """Evenly spaced values in [start, stop). Integer arguments give int64 (as PyTorch), others
+    float32, unless `dtype` says otherwise."""
+    if dtype is None:
+        integral = all(isinstance(v, int) for v in (start, stop, step) if v is not None)
+        dtype = np.int64 if integral else DEFAULT_DTYPE
+    values = (
+        np.arange(start, stop, step, dtype=dtype)
+        if stop is not None
+        else np.arange(start, dtype=dtype)
+    )
+    return Tensor(values, requires_grad=requires_grad)
+
+
+def _generator(seed: int | None, rng: np.random.Generator | None) -> np.random.Generator:
+    if seed is not None and rng is not None:
+        raise ValueError("pass seed= or rng=, not both")
+    return rng if rng is not None else np.random.default_rng(seed)
+
+
+def randn(
+    *shape: Any,
+    dtype: Any = None,
+    requires_grad: bool = False,
+    seed: int | None = None,
+    rng: np.random.Generator | None = None,
+) -> Tensor:
+    """Samples of the standard normal distribution; `seed=` or `rng=` make them reproducible."""
+    dtype = _dtype(dtype)
+    draw_dtype = dtype if dtype in (np.float32, np.float64) else np.float64
+    values = _generator(seed, rng).standard_normal(_shape(shape), dtype=draw_dtype)
+    return Tensor(values.astype(dtype, copy=False), requires_grad=requires_grad)
+
+
+def rand(
+    *shape: Any,
+    dtype: Any = None,
+    requires_grad: bool = False,
+    seed: int | None = None,
+    rng: np.random.Generator | None = None,
+) -> Tensor:
+    """Samples uniform in [0, 1); `seed=` or `rng=` make them reproducible."""
+    dtype = _dtype(dtype)
+    draw_dtype = dtype if dtype in (np.float32, np.float64) else np.float64
+    values = _generator(seed, rng).random(_shape(shape), dtype=draw_dtype)
+    return Tensor(values.astype(dtype, copy=False), requires_grad=requires_grad)
