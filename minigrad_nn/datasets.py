@@ -17,6 +17,7 @@ import json
 import logging
 import os
 import secrets
+import urllib.error
 import urllib.request
 import zipfile
 import zlib
@@ -216,15 +217,15 @@ def search_dirs(spec: DatasetSpec, root: str | os.PathLike | None = None) -> lis
     return list(dict.fromkeys(folders))
 
 
+def _find(folder: Path, stem: str) -> Path | None:
+    """``folder/stem`` if it exists (uncompressed is preferred), else ``folder/stem.gz``."""
+    return next((p for p in (folder / stem, folder / f"{stem}.gz") if p.is_file()), None)
+
+
 def _files_in(folder: Path, spec: DatasetSpec) -> dict[str, Path] | None:
-    """The spec's files in `folder` (uncompressed preferred over .gz), or None unless all exist."""
-    found = {}
-    for stem in spec.sha256:
-        options = [p for p in (folder / stem, folder / f"{stem}.gz") if p.is_file()]
-        if not options:
-            return None
-        found[stem] = options[0]
-    return found
+    """The spec's files in `folder`, or None unless all of them are there."""
+    found = {stem: _find(folder, stem) for stem in spec.sha256}
+    return found if all(found.values()) else None  # type: ignore[return-value]
 
 
 def locate(
@@ -237,12 +238,12 @@ def locate(
         if files := _files_in(folder, spec):
             logger.debug("%s: using the files in %s", spec.name, folder)
             return files
+    if not download:
+        raise DatasetNotFoundError(_not_found_message(spec, folders, "disabled (download=False)"))
     target = cache_dir() / spec.name
     try:
-        if not download:
-            raise DatasetError("downloading is disabled (download=False)")
         for stem, checksum in spec.sha256.items():
-            if not (target / stem).is_file() and not (target / f"{stem}.gz").is_file():
+            if _find(target, stem) is None:
                 download_file(f"{stem}.gz", target, checksum, spec.mirrors,
                               timeout=timeout, progress=progress)
     except (DatasetError, OSError) as exc:
@@ -251,12 +252,12 @@ def locate(
     return _files_in(target, spec) or {}
 
 
-def _not_found_message(spec: DatasetSpec, folders: list[Path], exc: Exception) -> str:
+def _not_found_message(spec: DatasetSpec, folders: list[Path], reason: object) -> str:
     names = ", ".join(f"{stem}[.gz]" for stem in spec.sha256)
     return (
         f"{spec.name}: no folder holds the files ({names}) and they could not be downloaded.\n"
         "Folders searched:\n" + "".join(f"  {folder}\n" for folder in folders)
-        + f"Download: {exc}\n"
+        + f"Download: {reason}\n"
         f"To provide the files, put them (.gz or uncompressed) in a folder and pass root=<folder>,"
         f" or set MINIGRAD_DATA=<folder>; either may hold them directly or in '{spec.name}/'."
     )
@@ -287,11 +288,19 @@ def download_file(
             logger.debug("downloaded %s to %s", url, folder)
             return folder / filename
         except (OSError, http.client.HTTPException, DatasetError) as exc:
-            logger.debug("download of %s failed: %s", url, exc)
-            failures.append(str(exc) if isinstance(exc, DatasetError) else f"{url}: {exc!r}")
+            reason = str(exc) if isinstance(exc, DatasetError) else f"{url}: {_describe(exc)}"
+            logger.debug("download failed: %s", reason)
+            failures.append(reason)
             last = exc
     tried = "".join(f"\n  {failure}" for failure in failures) or " no mirrors given"
     raise DatasetError(f"could not download {filename}:{tried}") from last
+
+
+def _describe(exc: BaseException) -> str:
+    """A one-line reason: the cause inside a URLError, else the exception's own text."""
+    if isinstance(exc, urllib.error.URLError) and not isinstance(exc, urllib.error.HTTPError):
+        return str(exc.reason)
+    return str(exc) or type(exc).__name__
 
 
 @contextmanager

@@ -472,7 +472,7 @@ def test_system_folders_are_never_written(tiny_folder, isolated_cache):
 # --- downloads -----------------------------------------------------------------------------
 
 class MirrorHandler(BaseHTTPRequestHandler):
-    """Serves ``/<mode>/<file>``: good, corrupt (other data), missing (404), drop, slow."""
+    """Serves ``/<mode>/<file>``: good, corrupt (other data), missing (404), drop, slow, stall."""
 
     def do_GET(self):
         mode, _, name = self.path.strip("/").partition("/")
@@ -482,6 +482,9 @@ class MirrorHandler(BaseHTTPRequestHandler):
             body = self.server.wrong.get(name)
         if body is None or mode == "missing":
             self.send_error(404)
+            return
+        if mode == "stall":  # no response at all
+            self.server.release.wait(5)
             return
         self.send_response(200)
         self.send_header("Content-Length", str(len(body)))
@@ -569,13 +572,14 @@ def test_download_dropped_connection(mirror, tmp_path):
     assert leftovers(tmp_path / "dl") == []
 
 
-def test_download_times_out(mirror, tmp_path):
+@pytest.mark.parametrize("mode", ["slow", "stall"])
+def test_download_times_out(mirror, tmp_path, mode):
     start = time.monotonic()
     with pytest.raises(DatasetError, match=r"(?i)timed out") as info:
-        download_file(f"{STEM}.gz", tmp_path / "dl", SHA, [mirror.url("slow")],
+        download_file(f"{STEM}.gz", tmp_path / "dl", SHA, [mirror.url(mode)],
                       timeout=0.5, progress=False)
     assert time.monotonic() - start < 4
-    assert mirror.url("slow") in str(info.value)
+    assert mirror.url(mode) in str(info.value)
     assert leftovers(tmp_path / "dl") == []
 
 
