@@ -5,8 +5,15 @@ Folders are searched in this order: ``root``, ``$MINIGRAD_DATA``, the repository
 ``/usr/share/datasets/fashion-mnist``. ``root`` and ``$MINIGRAD_DATA`` may hold the four files
 directly or in a ``<name>/`` subfolder (``mnist``, ``fashion-mnist``); the first folder holding
 all four (``.gz`` or uncompressed) is used. When none does, the missing files are downloaded
-into the cache. Every file is validated (IDX header, counts, label range, SHA-256 of the
-decompressed bytes) before use; decoded arrays are cached in a verified ``.npz``.
+into the cache (``$MINIGRAD_DATA``, else ``$XDG_CACHE_HOME/minigrad``, else
+``~/.cache/minigrad``) from ``spec.mirrors``; pass other mirrors with
+``load_dataset(dataclasses.replace(MNIST, mirrors=...))`` or ``download_file(mirrors=...)``.
+
+Every file is validated (IDX header, counts, label range, SHA-256 of the decompressed bytes, so
+any re-compression is accepted) before use. The decoded arrays are then cached as
+``<name>.minigrad-cache.npz`` next to the files (in the user cache for system folders); the
+cache records the checksums and each source's path, size and mtime and is rebuilt whenever they
+differ or it fails to load (zip CRC, shapes, dtypes, labels). It never holds pickles.
 """
 
 from __future__ import annotations
