@@ -6,13 +6,27 @@
 
 from minigrad import __version__
 
+from . import datasets, optim
+from .data import DataLoader, Dataset, TensorDataset
+from .datasets import DatasetError, load_fashion_mnist, load_mnist
 from .module import LoadResult, Module, ModuleList, Parameter, Sequential
+from .serialization import load, save
 
 __all__ = [
+    "DataLoader",
+    "Dataset",
+    "DatasetError",
     "LoadResult",
     "Module",
     "ModuleList",
     "Parameter",
     "Sequential",
+    "TensorDataset",
     "__version__",
+    "datasets",
+    "load",
+    "load_fashion_mnist",
+    "load_mnist",
+    "optim",
+    "save",
 ]

@@ -1,0 +1,86 @@
+"""Helpers shared by the benchmarks: interleaved timing, medians, tables and the machine record."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+
+
+def interleaved_medians(
+    systems: dict[str, Callable[[], Any]], repeats: int, warmup: int = 1
+) -> dict[str, float]:
+    """Median wall time (seconds) of each callable, run in turn `repeats` times, so that slow
+    phases of a noisy machine hit every system alike."""
+    for _ in range(warmup):
+        for run in systems.values():
+            run()
+    times: dict[str, list[float]] = {name: [] for name in systems}
+    for _ in range(repeats):
+        for name, run in systems.items():
+            start = time.perf_counter()
+            run()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
+def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """A GitHub-flavoured markdown table."""
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def blas_info() -> dict[str, Any]:
+    """Which BLAS NumPy uses and with how many threads (threadpoolctl when installed)."""
+    info: dict[str, Any] = {}
+    try:
+        from threadpoolctl import threadpool_info
+
+        info["threadpools"] = [
+            {k: pool.get(k) for k in ("internal_api", "version", "num_threads")}
+            for pool in threadpool_info()
+        ]
+    except ImportError:
+        config = np.show_config(mode="dicts") if np.lib.NumpyVersion(np.__version__) >= "1.25.0" else {}
+        blas = config.get("Build Dependencies", {}).get("blas", {})
+        info["blas"] = {k: blas.get(k) for k in ("name", "version", "openblas configuration")}
+    return info
+
+
+def machine() -> dict[str, Any]:
+    """The machine a benchmark ran on: CPU, cores, Python, NumPy and BLAS."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        **blas_info(),
+    }
+
+
+def save_results(name: str, results: Any) -> Path:
+    """Write results with the machine record to benchmarks/results/<name>.json."""
+    RESULTS_DIR.mkdir(exist_ok=True)
+    path = RESULTS_DIR / f"{name}.json"
+    path.write_text(json.dumps({"machine": machine(), "results": results}, indent=2, default=str))
+    return path
