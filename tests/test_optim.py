@@ -6,13 +6,16 @@ optimizers work on whole arrays in place. They must agree to rtol 1e-6 in
 float64 over 50 steps of a fixed gradient sequence, for every option.
 """
 
+import importlib.util
 import math
 import tracemalloc
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 import minigrad as mg
+import minigrad_nn as nn
 from minigrad_nn import optim
 from minigrad_nn.serialization import load, save
 
@@ -488,3 +491,84 @@ def test_load_state_dict_validates_before_changing_anything(how, message):
     assert not fresh.state
     assert [g["lr"] for g in fresh.param_groups] == [0.05, 0.01]
     assert fresh.param_groups[0]["params"][0] is fresh_params[0]
+
+
+# ----------------------------------------------------------------------------- real training
+
+
+class Quadratic(nn.Module):
+    """loss = mean((x @ W + b - y)²) over nn.Parameters, trained through real backward."""
+
+    def __init__(self, seed):
+        super().__init__()
+        rng = np.random.default_rng(seed)
+        self.W = nn.Parameter(rng.standard_normal((3, 2)).astype(np.float32))
+        self.b = nn.Parameter(np.zeros(2, np.float32))
+
+    def forward(self, x):
+        return x @ self.W + self.b
+
+
+def train(model, opt, steps, seed):
+    rng = np.random.default_rng(seed)
+    for _ in range(steps):
+        x = mg.Tensor(rng.standard_normal((8, 3)).astype(np.float32))
+        y = mg.Tensor(rng.standard_normal((8, 2)).astype(np.float32))
+        opt.zero_grad()
+        loss = ((model(x) - y) ** 2).mean()
+        loss.backward()
+        opt.step()
+    return float(loss.data)
+
+
+@pytest.mark.parametrize("make", [
+    lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-3),
+    lambda ps: optim.Adagrad(ps, lr=0.1),
+    lambda ps: optim.RMSprop(ps, lr=0.01, centered=True, momentum=0.5),
+    lambda ps: optim.AdamW(ps, lr=0.01, amsgrad=True),
+])
+def test_checkpoint_and_resume_a_model(make, tmp_path):
+    model = Quadratic(0)
+    opt = make(model.parameters())
+    train(model, opt, 30, seed=1)
+    save({"model": model.state_dict(), "optimizer": opt.state_dict()}, tmp_path / "ckpt")
+    assert np.isfinite(train(model, opt, 20, seed=2))
+
+    resumed = Quadratic(99)
+    resumed_opt = make(resumed.parameters())
+    checkpoint = load(tmp_path / "ckpt")
+    resumed.load_state_dict(checkpoint["model"])
+    resumed_opt.load_state_dict(checkpoint["optimizer"])
+    train(resumed, resumed_opt, 20, seed=2)
+    for (name, p), (_, q) in zip(model.named_parameters(), resumed.named_parameters(),
+                                 strict=True):
+        assert q.data.dtype == np.float32, name
+        np.testing.assert_array_equal(p.data, q.data, err_msg=name)
+
+
+# ----------------------------------------------------------------------------- the benchmark
+
+
+def load_benchmark():
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_optim.py"
+    spec = importlib.util.spec_from_file_location("bench_optim", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_benchmark_baselines_compute_the_same_update():
+    """benchmarks/bench_optim.py compares like with like: its raw NumPy twins match bit for bit."""
+    bench = load_benchmark()
+    rng = np.random.default_rng(0)
+    shapes = [(5, 4), (4,)]
+    for name, make, raw in bench.CASES:
+        ours = [rng.standard_normal(s, dtype=np.float32) for s in shapes]
+        theirs = [x.copy() for x in ours]
+        grads = [rng.standard_normal(s, dtype=np.float32) for s in shapes]
+        step_ours, step_raw = bench.minigrad_step(make, ours, grads), raw(theirs, grads)
+        for _ in range(5):
+            step_ours()
+            step_raw()
+        for x, y in zip(ours, theirs, strict=True):
+            np.testing.assert_array_equal(x, y, err_msg=name)
