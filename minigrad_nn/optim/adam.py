@@ -55,13 +55,7 @@ class Adam(Optimizer):
         elif wd:
             grad = self._decayed(p.data, grad, wd)
         tmp = self._temp(grad)
-        exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
-        exp_avg *= beta1
-        exp_avg += np.multiply(grad, 1.0 - beta1, out=tmp)
-        exp_avg_sq *= beta2
-        np.multiply(grad, grad, out=tmp)
-        tmp *= 1.0 - beta2
-        exp_avg_sq += tmp
+        exp_avg, exp_avg_sq = _update_moments(state, grad, beta1, beta2, tmp)
         second = _running_max(state, exp_avg_sq) if group["amsgrad"] else exp_avg_sq
         denom = np.sqrt(second, out=tmp)
         denom /= math.sqrt(1.0 - beta2**t)
@@ -87,6 +81,19 @@ class AdamW(Adam):
     ) -> None:
         super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
                          amsgrad=amsgrad)
+
+
+def _update_moments(state: dict[str, Any], grad: np.ndarray, beta1: float, beta2: float,
+                    tmp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """m ← β₁m + (1-β₁)g and v ← β₂v + (1-β₂)g², in place; returns (m, v)."""
+    exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+    exp_avg *= beta1
+    exp_avg += np.multiply(grad, 1.0 - beta1, out=tmp)
+    exp_avg_sq *= beta2
+    np.multiply(grad, grad, out=tmp)
+    tmp *= 1.0 - beta2
+    exp_avg_sq += tmp
+    return exp_avg, exp_avg_sq
 
 
 def _running_max(state: dict[str, Any], exp_avg_sq: np.ndarray) -> np.ndarray:

@@ -38,49 +38,43 @@ class RMSprop(Optimizer):
         check_flag("centered", group["centered"])
 
     def _update(self, p: Tensor, grad: np.ndarray, state: dict[str, Any], group: dict) -> None:
-        alpha, mu = float(group["alpha"]), float(group["momentum"])
+        alpha, mu, lr = float(group["alpha"]), float(group["momentum"]), float(group["lr"])
         state["step"] = state.get("step", 0) + 1
-        _add_buffers(state, p.data, "square_avg", "momentum_buffer" if mu else "",
-                     "grad_avg" if group["centered"] else "")
         if group["weight_decay"]:
             grad = self._decayed(p.data, grad, float(group["weight_decay"]))
         tmp = self._temp(grad)
-        square_avg = state["square_avg"]
+        square_avg = _buffer(state, "square_avg", grad)
         square_avg *= alpha
-        square_avg += _scaled_square(grad, 1.0 - alpha, tmp)
-        denom = self._rms(state, grad, alpha, tmp)
+        np.multiply(grad, grad, out=tmp)
+        tmp *= 1.0 - alpha
+        square_avg += tmp
+        denom = _centered_rms(state, grad, alpha, tmp) if group["centered"] else \
+            np.sqrt(square_avg, out=tmp)
         denom += float(group["eps"])
         step = np.divide(grad, denom, out=tmp)
         if mu:
-            buf = state["momentum_buffer"]
+            buf = _buffer(state, "momentum_buffer", grad)
             buf *= mu
             buf += step
-            step = np.multiply(buf, float(group["lr"]), out=tmp)
+            step = np.multiply(buf, lr, out=tmp)
         else:
-            step *= float(group["lr"])
+            step *= lr
         p.data -= step
 
-    @staticmethod
-    def _rms(state: dict, grad: np.ndarray, alpha: float, tmp: np.ndarray) -> np.ndarray:
-        """√v, or √(v - ḡ²) after ḡ ← αḡ + (1-α)g when centered; written into `tmp`."""
-        grad_avg = state.get("grad_avg")
-        if grad_avg is None:
-            return np.sqrt(state["square_avg"], out=tmp)
-        grad_avg *= alpha
-        grad_avg += np.multiply(grad, 1.0 - alpha, out=tmp)
-        variance = np.subtract(state["square_avg"], np.square(grad_avg, out=tmp), out=tmp)
-        return np.sqrt(variance, out=tmp)
+
+def _centered_rms(state: dict[str, Any], grad: np.ndarray, alpha: float,
+                  out: np.ndarray) -> np.ndarray:
+    """√(v - ḡ²) after ḡ ← αḡ + (1-α)g, written into `out`."""
+    grad_avg = _buffer(state, "grad_avg", grad)
+    grad_avg *= alpha
+    grad_avg += np.multiply(grad, 1.0 - alpha, out=out)
+    variance = np.subtract(state["square_avg"], np.square(grad_avg, out=out), out=out)
+    return np.sqrt(variance, out=out)
 
 
-def _add_buffers(state: dict[str, Any], x: np.ndarray, *names: str) -> None:
-    """Zero-filled state arrays for the named buffers that do not exist yet."""
-    for name in names:
-        if name and name not in state:
-            state[name] = np.zeros_like(x)
-
-
-def _scaled_square(grad: np.ndarray, scale: float, out: np.ndarray) -> np.ndarray:
-    """scale·g², written into `out`."""
-    np.multiply(grad, grad, out=out)
-    out *= scale
-    return out
+def _buffer(state: dict[str, Any], name: str, like: np.ndarray) -> np.ndarray:
+    """`state[name]`, created as zeros shaped like `like` on first use."""
+    buf = state.get(name)
+    if buf is None:
+        buf = state[name] = np.zeros_like(like)
+    return buf
