@@ -105,7 +105,8 @@ def normalize_axes(axis: Any, ndim: int) -> tuple[int, ...] | None:
     axes = (axis,) if isinstance(axis, int | np.integer) else tuple(axis)
     normalized = []
     for a in axes:
-        if not -ndim <= a < max(ndim, 1):
+        # `ndim or 1`, not max(ndim, 1): this module's `max` is the reduction, not the builtin
+        if not -ndim <= a < (ndim or 1):
             raise ValueError(f"axis {a} is out of range for a tensor of {ndim} dimensions")
         normalized.append(int(a) % ndim if ndim else 0)
     if len(set(normalized)) != len(normalized):
