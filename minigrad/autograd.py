@@ -158,7 +158,8 @@ class Function:
         if _modes.anomaly:
             fn.call_site = _user_call_site()
             _check_finite(fn, out, "forward")
-        requires_grad = requires_grad and _modes.grad_enabled
+        # An integer or bool result (a cast, an index) has no gradient, as in PyTorch.
+        requires_grad = requires_grad and _modes.grad_enabled and out.dtype.kind in "fc"
         result = Tensor._make(out, requires_grad)
         if requires_grad:
             fn.inputs = inputs
