@@ -67,11 +67,7 @@ def arange(
     if dtype is None:
         integral = all(isinstance(v, int) for v in (start, stop, step) if v is not None)
         dtype = np.int64 if integral else DEFAULT_DTYPE
-    values = (
-        np.arange(start, stop, step, dtype=dtype)
-        if stop is not None
-        else np.arange(start, dtype=dtype)
-    )
+    values = np.arange(start, stop, step, dtype=dtype)  # stop=None: start is the stop
     return Tensor(values, requires_grad=requires_grad)
 
 
