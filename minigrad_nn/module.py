@@ -64,11 +64,9 @@ class Module:
             )
         registries = (self._parameters, self._buffers, self._modules)
         if isinstance(value, Parameter):
-            self._forget(name)
-            self._parameters[name] = value
+            self._put(self._parameters, name, value)
         elif isinstance(value, Module):
-            self._forget(name)
-            self._modules[name] = value
+            self._put(self._modules, name, value)
         elif value is None and any(name in r for r in registries):
             for registry in registries:
                 if name in registry:
@@ -96,6 +94,14 @@ class Module:
         if not self._forget(name):
             object.__delattr__(self, name)
 
+    def _put(self, registry: OrderedDict[str, Any], name: str, value: Any) -> None:
+        """`registry[name] = value`. A name already in `registry` keeps its place (as in
+        PyTorch: replacing a Sequential's layer must not move it to the end); any other is first
+        removed from everywhere else."""
+        if name not in registry:
+            self._forget(name)
+        registry[name] = value
+
     def _forget(self, name: str) -> bool:
         """Remove `name` from every registry and the instance dict; True if it was registered."""
         found = False
@@ -111,8 +117,7 @@ class Module:
         """Register `param` under `name` (None keeps the slot, like a bias that is turned off)."""
         if param is not None and not isinstance(param, Parameter):
             raise TypeError(f"{name!r} must be a Parameter or None, got {type(param).__name__}")
-        self._forget(name)
-        self._parameters[name] = param
+        self._put(self._parameters, name, param)
 
     def register_buffer(self, name: str, value: Any, persistent: bool = True) -> None:
         """Register a non-learnable array (e.g. BatchNorm's running mean) that is saved in the
@@ -126,8 +131,7 @@ class Module:
         """Register a sub-module under `name` (for names that are not identifiers)."""
         if module is not None and not isinstance(module, Module):
             raise TypeError(f"{name!r} must be a Module or None, got {type(module).__name__}")
-        self._forget(name)
-        self._modules[name] = module
+        self._put(self._modules, name, module)
 
     # -- walking the tree ------------------------------------------------------------------
 
