@@ -289,8 +289,8 @@ class _GradientBuffer:
             self.grads[key] = current + grad
         elif key in self.owned:
             np.add(current, grad, out=current)
-        else:
-            self.grads[key] = current + grad
+        else:  # a new array, ours to write (asarray: NumPy gives a scalar for a 0-d sum)
+            self.grads[key] = np.asarray(current + grad)
             self.owned.add(key)
 
     def pop(self, tensor: Tensor) -> tuple[Any, bool]:
@@ -436,7 +436,7 @@ def _accumulate_grad(tensor: Tensor, grad: Any, owned: bool, create_graph: bool)
     elif tensor.grad is None:
         tensor.grad = Tensor._make(grad if owned else grad.copy(), False)
     elif tensor.grad.requires_grad:  # left by an earlier create_graph backward: keep it intact
-        tensor.grad = Tensor._make(tensor.grad._data + grad, False)
+        tensor.grad = Tensor._make(np.asarray(tensor.grad._data + grad), False)
     else:
         np.add(tensor.grad._data, grad, out=tensor.grad._data)
 
