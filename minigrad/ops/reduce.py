@@ -46,7 +46,7 @@ class Mean(Function):
         return x.mean(axis=axis, keepdims=keepdims)
 
     def backward(self, grad: Any) -> tuple[Any]:
-        return (_spread(grad / self.count, self.input_shape, self.axis),)
+        return (_spread(grad, self.input_shape, self.axis) / self.count,)
 
 
 class Max(Function):
