@@ -431,8 +431,8 @@ def _run_hooks(tensor: Tensor, grad: Any, create_graph: bool) -> Any:
 
 def _accumulate_grad(tensor: Tensor, grad: Any, owned: bool, create_graph: bool) -> None:
     """`tensor.grad += grad`, in the tensor's dtype; the stored array is never shared."""
-    if create_graph:
-        tensor.grad = grad if tensor.grad is None else tensor.grad + grad
+    if create_graph:  # a copy in the graph: the gradient may be another leaf's (Add) or the root's
+        tensor.grad = grad.clone() if tensor.grad is None else tensor.grad + grad
     elif tensor.grad is None:
         tensor.grad = Tensor._make(grad if owned else grad.copy(), False)
     elif tensor.grad.requires_grad:  # left by an earlier create_graph backward: keep it intact
