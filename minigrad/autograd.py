@@ -418,14 +418,16 @@ def _run_hooks(tensor: Tensor, grad: Any, create_graph: bool) -> Any:
         replaced = hook(grad if create_graph else Tensor(grad))
         if replaced is None:
             continue
-        if not create_graph:
+        if create_graph:
+            replaced = replaced if isinstance(replaced, Tensor) else Tensor(replaced)
+        else:
             replaced = np.asarray(replaced._data if isinstance(replaced, Tensor) else replaced)
         if replaced.shape != tensor.shape:
             raise RuntimeError(
                 f"a hook returned a gradient of shape {replaced.shape} for a tensor of shape "
                 f"{tensor.shape}"
             )
-        grad = replaced
+        grad = replaced if replaced.dtype == tensor.dtype else replaced.astype(tensor.dtype)
     return grad
 
 
