@@ -57,6 +57,11 @@ class _GradMode(contextlib.ContextDecorator):
     def __exit__(self, *exc: object) -> None:
         _modes.grad_enabled = self._previous.pop()
 
+    def _recreate_cm(self) -> _GradMode:
+        """Each call of a decorated function gets its own instance (ContextDecorator's hook):
+        calls running at once in two threads must not share the stack of previous modes."""
+        return _GradMode(self.enabled)
+
 
 def no_grad() -> _GradMode:
     """`with mg.no_grad():` (or `@mg.no_grad()`) records no graph: inference and updates."""
