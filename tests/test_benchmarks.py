@@ -1,0 +1,314 @@
+"""Smoke tests of the benchmarks: the NumPy floor computes the right gradients, each benchmark runs
+on tiny sizes and returns well-formed rows, and the correctness checks catch a wrong engine.
+No test asserts a wall time."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import minigrad as mg  # noqa: E402
+import minigrad_nn as nn  # noqa: E402
+from benchmarks import (  # noqa: E402
+    bench_numerical_vs_backprop,
+    bench_optim,
+    bench_overhead,
+    bench_train,
+    common,
+    run_all,
+)
+from benchmarks.numpy_floor import NumpyMLP, init_params  # noqa: E402
+from minigrad_nn import cli_bench  # noqa: E402
+
+
+def tiny_data(n: int = 60, features: int = 12, classes: int = 10, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    x = rng.random((n, features), dtype=np.float32)
+    t = rng.integers(0, classes, n)
+    return x, t
+
+
+@pytest.fixture
+def results_dir(tmp_path, monkeypatch):
+    """Benchmarks write their JSON to a temporary folder, not benchmarks/results/."""
+    monkeypatch.setattr(common, "RESULTS_DIR", tmp_path)
+    monkeypatch.setattr(run_all, "RESULTS_DIR", tmp_path)
+    return tmp_path
+
+
+# ---------------------------------------------------------------------------- the floor
+
+
+@pytest.mark.parametrize("sizes", [(12, 7, 5), (12, 9, 6, 4)])
+def test_floor_gradients_match_minigrad_in_float64(sizes):
+    x, t = tiny_data(classes=sizes[-1])
+    params = init_params(sizes, np.float64, seed=3)
+    idx = np.arange(8)[::-1].copy()
+    floor = NumpyMLP([p.copy() for p in params], lr=0.1, batch_size=8)
+    floor_loss = floor.gradient(x.astype(np.float64), t, idx)
+
+    model = bench_train.minigrad_model(params)
+    loss = nn.CrossEntropyLoss()(model(x[idx].astype(np.float64)), t[idx])
+    loss.backward()
+    assert floor_loss == pytest.approx(loss.item(), rel=1e-12)
+    floor_grads = [g for pair in zip(floor.dW, floor.db, strict=True) for g in pair]
+    for p, g in zip(model.parameters(), floor_grads, strict=True):
+        assert p.grad.dtype == g.dtype == np.float64
+        np.testing.assert_allclose(g, p.grad.numpy(), rtol=1e-10, atol=1e-13)
+
+
+def test_floor_step_is_sgd_in_place_and_stays_float32():
+    x, t = tiny_data()
+    params = init_params((12, 7, 10), np.float32, seed=1)
+    before = [p.copy() for p in params]
+    floor = NumpyMLP(params, lr=0.5, batch_size=10)
+    idx = np.arange(10)
+    reference = NumpyMLP([p.copy() for p in before], lr=0.5, batch_size=10)
+    reference.gradient(x, t, idx)
+    loss = floor.step(x, t, idx)
+    assert isinstance(loss, float) and np.isfinite(loss)
+    grads = [g for pair in zip(reference.dW, reference.db, strict=True) for g in pair]
+    for p, b, g in zip(params, before, grads, strict=True):
+        assert p.dtype == np.float32
+        np.testing.assert_allclose(p, b - np.float32(0.5) * g, rtol=1e-6, atol=1e-7)
+    buffers = [floor.x, *floor.h, *floor.dh, *floor.dW, *floor.db, floor.row_max, floor.row_sum]
+    assert all(b.dtype == np.float32 for b in buffers)
+
+
+def test_floor_epoch_rejects_out_of_range_indices():
+    x, t = tiny_data()
+    floor = NumpyMLP(init_params((12, 4, 10)), lr=0.1, batch_size=10)
+    with pytest.raises(IndexError):
+        floor.epoch(x, t, np.arange(10, 70), np.zeros(6))
+
+
+# ---------------------------------------------------------------------------- numerical gradient
+
+
+def test_numerical_gradient_helper_full_and_subset_agree_with_backprop():
+    x, t = tiny_data()
+    xb = x[:4].astype(np.float64)
+    model = bench_numerical_vs_backprop.TwoLayerNet((12, 6, 10))
+    loss_fn = nn.CrossEntropyLoss()
+
+    def loss():
+        return loss_fn(model(xb), t[:4])
+
+    loss().backward()
+    w = model.fc1.weight
+    before = w.numpy().copy()
+    indices, values, seconds = bench_numerical_vs_backprop.numerical_gradient_timed(loss, w)
+    assert seconds > 0
+    np.testing.assert_array_equal(indices, np.arange(w.size))
+    np.testing.assert_allclose(values, w.grad.numpy().reshape(-1), atol=1e-7)
+    indices, values, _ = bench_numerical_vs_backprop.numerical_gradient_timed(
+        loss, w, np.random.default_rng(0), blocks=2, block=5
+    )
+    assert len(indices) == len(values) == 10 and len(set(indices.tolist())) == 10
+    np.testing.assert_allclose(values, w.grad.numpy().reshape(-1)[indices], atol=1e-7)
+    np.testing.assert_array_equal(w.numpy(), before)  # every perturbation was undone
+
+
+@pytest.mark.parametrize("quick", [True, False])
+def test_numerical_vs_backprop_run_is_well_formed(quick, results_dir, tmp_path):
+    rows = bench_numerical_vs_backprop.run(
+        quick=quick,
+        batches=(2, 5),
+        hidden_sizes=(3, 25),
+        data=tiny_data(),
+        hidden=25,
+        scaling_batch=5,
+    )
+    assert [r["section"] for r in rows] == ["check", "check", "scaling", "scaling"]
+    for r in rows:
+        assert r["parameters"] == 12 * r["hidden"] + r["hidden"] + r["hidden"] * 10 + 10
+        assert r["backprop_s"] > 0 and r["loss_eval_s"] > 0 and r["numerical_s"] > 0
+        assert r["ratio"] == pytest.approx(r["numerical_s"] / r["backprop_s"])
+        assert r["per_element_over_two_losses"] > 0
+        assert {d["book_name"] for d in r["diffs"]} == {"W1", "b1", "W2", "b2"}
+        for d in r["diffs"]:
+            assert 0 <= d["mean_abs_diff"] <= d["max_abs_diff"] < 1e-5
+    extrapolated = rows[0]["extrapolated"]
+    assert extrapolated == quick  # 12*25 = 300 weights > 20 blocks of 10 in quick mode
+    text = bench_numerical_vs_backprop.table(rows)
+    assert "| batch |" in text and "fc1.weight (W1)" in text
+    assert ("extrapolated" in text) == quick
+    json.dumps(rows)  # JSON-able
+    pytest.importorskip("matplotlib")
+    assert bench_numerical_vs_backprop.plot(rows, tmp_path / "plot.png").stat().st_size > 0
+
+
+# ---------------------------------------------------------------------------- training
+
+
+TINY_CASES = [
+    bench_train.TrainCase("tiny epoch", (12, 8, 10), 10, None, target=100.0, quick_repeats=2),
+    bench_train.TrainCase("tiny deeper epoch", (12, 8, 8, 10), 20, 40, quick_repeats=1),
+    bench_train.TrainCase(
+        "tiny gradient",
+        (12, 8, 10),
+        10,
+        None,
+        kind="gradient",
+        quick_repeats=2,
+        gradients_per_sample=3,
+    ),
+]
+
+
+def test_train_run_is_well_formed(results_dir):
+    rows = bench_train.run(quick=True, cases=TINY_CASES, data=tiny_data(), use_torch=False)
+    timed = [r for r in rows if r["kind"] == "time"]
+    memory = [r for r in rows if r["kind"] == "memory"]
+    assert [r["case"] for r in timed] == [c.name for c in TINY_CASES]
+    assert len(memory) == 2  # one per epoch case
+    for r in timed:
+        assert r["floor_s"] > 0 and r["minigrad_s"] > 0
+        assert r["ratio"] == pytest.approx(r["minigrad_s"] / r["floor_s"])
+        assert r["max_loss_diff"]["minigrad"] <= 1e-4
+    assert timed[0]["steps_per_pass"] == 6 and timed[1]["images"] == 40
+    assert timed[0]["met"] is True and timed[1]["met"] is None
+    for r in memory:
+        assert r["floor_bytes"] > 0 and r["minigrad_bytes"] > 0 and isinstance(r["met"], bool)
+    text = bench_train.table(rows)
+    assert "tiny gradient" in text and "Peak memory" in text and "met" in text
+    json.dumps(rows)
+
+
+def test_train_run_with_torch_as_third_system(results_dir):
+    pytest.importorskip("torch")
+    rows = bench_train.run(quick=True, cases=TINY_CASES[::2], data=tiny_data(), use_torch=True)
+    for r in rows:
+        if r["kind"] == "time":
+            assert r["torch_s"] > 0 and r["max_loss_diff"]["torch"] <= 1e-4
+    assert "torch / floor" in bench_train.table(rows)
+
+
+class WrongLearningRate(bench_train.Minigrad):
+    """A 'fast engine' that trains differently: its SGD step is 10% too long."""
+
+    def __init__(self, params, x, t, perm, batch, lr):
+        super().__init__(params, x, t, perm, batch, lr * 1.1)
+
+
+class WrongGradient(bench_train.Minigrad):
+    """Right loss, wrong gradient (the bias gradient is dropped)."""
+
+    def gradient(self):
+        super().gradient()
+        for p in self.model.parameters():
+            if p.ndim == 1:
+                p.grad = mg.zeros_like(p)
+
+
+@pytest.mark.parametrize(
+    ("case", "system"), [(TINY_CASES[0], WrongLearningRate), (TINY_CASES[2], WrongGradient)]
+)
+def test_train_check_rejects_an_engine_that_disagrees_with_the_floor(case, system):
+    x, t = tiny_data()
+    with pytest.raises(bench_train.DisagreementError):
+        bench_train.measure_case(case, x, t, quick=True, use_torch=False, minigrad_system=system)
+
+
+def test_check_agreement_tolerates_float32_rounding_only():
+    losses = np.array([2.3, 2.1, 1.9], dtype=np.float32)
+    assert bench_train.check_agreement("x", losses, losses * (1 + 2e-7)) < 1e-5
+    with pytest.raises(bench_train.DisagreementError, match="batch 2"):
+        bench_train.check_agreement("x", losses, losses + np.array([0, 0, 1e-3]))
+    with pytest.raises(bench_train.DisagreementError):
+        bench_train.check_agreement("x", losses, losses[:2])
+
+
+# ---------------------------------------------------------------------------- run_all and CLI
+
+
+@pytest.fixture
+def tiny_sections(monkeypatch):
+    """Every section of run_all on tiny sizes."""
+    data = tiny_data()
+    monkeypatch.setattr(bench_overhead, "SHAPES", [(10,), (100, 100)])
+    monkeypatch.setattr(bench_optim, "SHAPES", [(20, 10), (10,)])
+    sections = {
+        "grad": lambda quick: bench_numerical_vs_backprop.run(
+            quick, batches=(2,), hidden_sizes=(3,), data=data, hidden=3, scaling_batch=2
+        ),
+        "train": lambda quick: bench_train.run(quick, TINY_CASES[:1], data, use_torch=False),
+    }
+    original = run_all._section
+
+    def section(name):
+        run, table = original(name)
+        return sections.get(name, run), table
+
+    monkeypatch.setattr(run_all, "_section", section)
+
+
+def test_run_all_prints_every_section_and_the_targets(tiny_sections, results_dir, capsys):
+    assert run_all.main(["--quick"]) == 0
+    out = capsys.readouterr().out
+    for title in run_all.TITLES.values():
+        assert f"## {title}" in out
+    assert "## Targets" in out and "CPU:" in out and "NumPy" in out
+    assert "per-op chain fwd+bwd, 100x100" in out and "optimizer step, SGD" in out
+    for name in ("numerical_vs_backprop", "train", "overhead", "optim", "run_all"):
+        record = json.loads((results_dir / f"{name}.json").read_text())
+        assert record["machine"]["numpy"] == np.__version__
+
+
+def test_run_all_runs_only_the_sections_asked(tiny_sections, results_dir, capsys):
+    assert run_all.main(["train", "--quick"]) == 0
+    out = capsys.readouterr().out
+    assert f"## {run_all.TITLES['train']}" in out and run_all.TITLES["grad"] not in out
+    with pytest.raises(SystemExit):
+        run_all.main(["nonsense"])
+
+
+def test_targets_summary_says_met_or_not_met():
+    results = {
+        "train": [
+            {"kind": "time", "case": "a", "ratio": 1.2, "target": 1.25},
+            {"kind": "memory", "case": "b", "ratio": 1.6, "target": 1.5},
+            {"kind": "time", "case": "c", "ratio": 3.0, "target": None},
+        ],
+        "overhead": [{"shape": (100, 100), "ratio": 2.0}, {"shape": (10,), "ratio": 9.0}],
+    }
+    rows = run_all.targets(results)
+    assert [(r[0], r[3]) for r in rows] == [
+        ("a", "met"),
+        ("peak memory, b", "NOT met"),
+        ("per-op chain fwd+bwd, 100x100", "met"),
+    ]
+
+
+def bench_args(argv):
+    parser = argparse.ArgumentParser(prog="minigrad")
+    cli_bench.add_bench_parser(parser.add_subparsers(dest="command"))
+    return parser.parse_args(argv)
+
+
+def test_cli_bench_runs_run_all_of_the_clone(monkeypatch):
+    calls = []
+    monkeypatch.setattr(run_all, "main", lambda argv: calls.append(argv) or 0)
+    assert cli_bench.benchmarks_dir() == ROOT / "benchmarks"
+    args = bench_args(["bench", "train", "grad", "--quick", "--plots"])
+    assert args.handler(args) == 0
+    assert calls == [["train", "grad", "--quick", "--plots"]]
+
+
+def test_cli_bench_without_a_clone_exits_1_with_one_line(monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr(cli_bench, "benchmarks_dir", lambda: tmp_path / "benchmarks")
+    args = bench_args(["bench"])
+    assert args.handler(args) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "needs a clone of the minigrad repository" in err
+    args = bench_args(["bench", "nonsense"])
+    assert args.handler(args) == 2
