@@ -130,6 +130,7 @@ class Function:
     inputs: tuple[Any, ...] = ()
     needs_input_grad: tuple[bool, ...] = ()
     _versions: tuple[int, ...] = ()
+    _arrays: tuple[Any, ...] = ()  # what forward received, one object per input
     # Class-level defaults, so that making a Function costs no __init__.
     _saved: tuple[Any, ...] | None = ()
     _graph_mode = False  # True while backward runs with create_graph
@@ -149,7 +150,10 @@ class Function:
         requires_grad = False
         for x in inputs:
             if isinstance(x, Tensor):
-                arrays.append(x._data)
+                data = x._data
+                if any(a is data for a in arrays):  # one array, two inputs (x * x.detach()):
+                    data = data.view()  # each its own object, so a saved array names its input
+                arrays.append(data)
                 requires_grad = requires_grad or x._requires_grad
             else:
                 arrays.append(as_operand(x))  # a constant: ndarray, Python scalar, list
@@ -170,6 +174,7 @@ class Function:
             fn.inputs = inputs
             fn.needs_input_grad = tuple(isinstance(x, Tensor) and x._requires_grad for x in inputs)
             fn._versions = tuple(x._version if isinstance(x, Tensor) else 0 for x in inputs)
+            fn._arrays = tuple(arrays)
             result._creator = fn
         return result
 
@@ -199,8 +204,8 @@ class Function:
 
     def _as_graph_tensor(self, array: Any) -> Any:
         """The Tensor of the graph whose data is `array` (an input or the output), if any."""
-        for x in self.inputs:
-            if getattr(x, "_data", None) is array:
+        for x, data in zip(self.inputs, self._arrays, strict=True):
+            if data is array and isinstance(x, Tensor):
                 return x
         if self._output is not None and self._output._data is array:
             return self._output
