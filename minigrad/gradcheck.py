@@ -29,11 +29,13 @@ def numerical_gradient(f: Callable[[Any], Any], x: Any, eps: float = 1e-4) -> np
     with no_grad():
         for index in np.ndindex(array.shape):
             original = array[index]
-            array[index] = original + eps
-            plus, f_plus = array[index], float(f(x))
-            array[index] = original - eps
-            minus, f_minus = array[index], float(f(x))
-            array[index] = original
+            try:
+                array[index] = original + eps
+                plus, f_plus = array[index], float(f(x))
+                array[index] = original - eps
+                minus, f_minus = array[index], float(f(x))
+            finally:  # even when f raises: x may be a model's parameter
+                array[index] = original
             gradient[index] = (f_plus - f_minus) / (float(plus) - float(minus))
     return gradient
 
