@@ -1,0 +1,112 @@
+"""Draw the documentation's pictures by running the tutorial.
+
+    python docs/make_figures.py     # needs Graphviz's `dot` program and matplotlib
+
+Runs the python blocks of docs/tutorial.md in order, in one namespace and a temporary working
+directory (as tests/test_docs.py does). At each `<!-- figure: NAME = EXPRESSION -->` comment it
+evaluates EXPRESSION in that namespace and writes docs/figures/NAME:
+
+* a Tensor: the computational graph that produced it, with `mg.to_svg`; tensors without a name
+  are first named after the tutorial's variables (and dictionary keys, module parameters) that
+  hold them, so the picture uses the names of the code;
+* a History: its training curves, with `History.plot`.
+
+The pictures are committed; run this again after changing the tutorial or the graph export.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import re
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+DOCS = Path(__file__).resolve().parent
+ROOT = DOCS.parent
+TUTORIAL = DOCS / "tutorial.md"
+FIGURES = DOCS / "figures"
+
+# Code fences (```python ... ```) and figure comments, in the order they appear.
+PIECE = re.compile(
+    r"^```(?P<lang>[\w+-]*)[ \t]*\n(?P<code>.*?)^```[ \t]*$"
+    r"|<!--\s*figure:\s*(?P<name>[\w.-]+)\s*=\s*(?P<expr>.+?)\s*-->",
+    re.MULTILINE | re.DOTALL,
+)
+
+
+def name_tensors(root: Any, namespace: dict[str, Any]) -> None:
+    """Give the unnamed tensors of `root`'s graph the names the tutorial's code uses."""
+    import minigrad as mg
+    import minigrad_nn as nn
+
+    names: dict[int, str] = {}
+
+    def offer(value: Any, name: str) -> None:
+        if isinstance(value, mg.Tensor) and not name.startswith("_"):
+            names.setdefault(id(value), name)
+
+    for var, value in namespace.items():
+        offer(value, var)
+        if isinstance(value, dict):
+            for key, item in value.items():
+                offer(item, str(key))
+        if isinstance(getattr(value, "params", None), dict):
+            for key, item in value.params.items():
+                offer(item, str(key))
+        if isinstance(value, nn.Module):
+            for key, item in value.named_parameters():
+                offer(item, key)
+    stack, seen = [root], set()
+    while stack:
+        t = stack.pop()
+        if id(t) in seen:
+            continue
+        seen.add(id(t))
+        if t.name is None and id(t) in names:
+            t.name = names[id(t)]
+        if t.grad_fn is not None:
+            stack.extend(x for x in t.grad_fn.inputs if isinstance(x, mg.Tensor))
+
+
+def draw(value: Any, path: Path, namespace: dict[str, Any]) -> None:
+    import minigrad as mg
+
+    if isinstance(value, mg.Tensor):
+        name_tensors(value, namespace)
+        mg.to_svg(value, path)
+    elif hasattr(value, "plot"):
+        value.plot(path)
+    else:
+        raise TypeError(f"cannot draw {type(value).__name__} as {path.name}")
+    print(f"wrote {path.relative_to(ROOT)}")
+
+
+def main() -> None:
+    sys.path.insert(0, str(ROOT))  # the repository's packages, even when not installed
+    os.environ.pop("MINIGRAD_DATA", None)
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    FIGURES.mkdir(exist_ok=True)
+    namespace: dict[str, Any] = {"__name__": "__main__"}
+    with tempfile.TemporaryDirectory() as tmp:
+        cwd = Path.cwd()
+        os.chdir(tmp)
+        try:
+            for piece in PIECE.finditer(TUTORIAL.read_text(encoding="utf-8")):
+                if piece.group("name"):
+                    value = eval(piece.group("expr"), namespace)
+                    draw(value, FIGURES / piece.group("name"), namespace)
+                elif piece.group("lang") == "python":
+                    line = TUTORIAL.read_text(encoding="utf-8")[: piece.start()].count("\n") + 1
+                    code = compile(piece.group("code"), f"{TUTORIAL.name}:{line}", "exec")
+                    with contextlib.redirect_stdout(io.StringIO()):
+                        exec(code, namespace)
+        finally:
+            os.chdir(cwd)
+
+
+if __name__ == "__main__":
+    main()
