@@ -163,7 +163,9 @@ class Function:
         except ValueError as error:  # name the op: "matmul: shapes ..."
             raise ValueError(f"{fn.name.lower()}: {error}") from error
         if type(out) is not np.ndarray:  # NumPy returns scalars from 0-d operations
-            out = np.asarray(out)
+            scalar, out = out, np.asarray(out)
+            # A saved output must stay the output's own array, to be found under create_graph.
+            fn._saved = tuple(out if a is scalar else a for a in fn._saved)
         if _modes.anomaly:
             fn.call_site = _user_call_site()
             _check_finite(fn, out, "forward")
