@@ -183,6 +183,23 @@ def test_second_and_third_derivatives_of_x_cubed():
     assert x.grad is None
 
 
+@pytest.mark.parametrize(
+    ("f", "second"),
+    [
+        (mg.exp, np.exp),
+        (mg.sqrt, lambda x: -0.25 * x**-1.5),
+        (mg.tanh, lambda x: -2 * np.tanh(x) * (1 - np.tanh(x) ** 2)),
+        (lambda x: 1.5**x, lambda x: np.log(1.5) ** 2 * 1.5**x),
+    ],
+)
+def test_second_derivative_of_an_op_that_saves_its_0d_output(f, second):
+    x = mg.tensor(0.7, dtype=np.float64, requires_grad=True)
+    (g,) = mg.grad(f(x), x, create_graph=True)
+    assert g.requires_grad
+    (h,) = mg.grad(g, x)
+    np.testing.assert_allclose(h.item(), second(0.7), rtol=1e-12)
+
+
 def test_backward_with_create_graph_then_backward_of_the_gradient():
     x = mg.tensor(2.0, dtype=np.float64, requires_grad=True)
     (x**3).backward(create_graph=True)

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from strategies import (
@@ -396,6 +396,42 @@ def test_op(case: Case, data: st.DataObject) -> None:
         assert x32.grad.shape == x32.shape
         assert x32.grad.dtype == np.float32
         np.testing.assert_allclose(x32.grad.data, x.grad.data, rtol=1e-4, atol=1e-4)
+
+
+def weights(shape: tuple[int, ...], seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).uniform(0.5, 1.5, shape)
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda case: case.name)
+@settings(max_examples=10)
+@given(data=st.data())
+def test_op_second_order(case: Case, data: st.DataObject) -> None:
+    """Gradients of gradients: a vector-Jacobian product taken with `create_graph=True` is
+    itself differentiated, and checked against central differences."""
+    arrays_, params = data.draw(case.example, label="arrays, params")
+    f = functools.partial(case.f, **params)
+    vs = [weights(np.shape(a), seed=i + 1) for i, a in enumerate(arrays_)]
+
+    def vjp(*xs: mg.Tensor) -> mg.Tensor:
+        with mg.enable_grad():  # numerical_gradient calls this under no_grad
+            out = f(*xs)
+            grads = mg.grad(
+                (out * weights(out.shape, seed=0)).sum(), xs, create_graph=True, allow_unused=True
+            )
+            total = mg.tensor(0.0, dtype=np.float64)
+            for g, v in zip(grads, vs, strict=True):
+                if g is not None:
+                    assert g.dtype == np.float64
+                    total = total + (g * v).sum()
+            return total
+
+    xs = [mg.tensor(a, requires_grad=True) for a in arrays_]
+    if vjp(*xs).requires_grad:
+        assert mg.gradcheck(vjp, arrays_)
+    else:  # a linear op: the gradient does not depend on the inputs
+        for x in xs:
+            numeric = mg.numerical_gradient(lambda _: vjp(*xs).item(), x, eps=1e-6)
+            np.testing.assert_allclose(numeric, 0, atol=1e-6)
 
 
 # -- max and min: ties share the gradient evenly (as torch.amax) ---------------------------------
