@@ -62,27 +62,48 @@ def _section(name: str) -> tuple[Callable[[bool], list[dict]], Callable[[list[di
     return module.run, table
 
 
-def blas_threads() -> int | None:
-    """OpenBLAS's thread count, asked from the loaded library when threadpoolctl is absent."""
+def _openblas_function(name: str) -> Callable[..., Any] | None:
+    """`openblas_<name>` from the OpenBLAS that NumPy loaded (any of its symbol spellings)."""
     try:
         maps = Path("/proc/self/maps").read_text().splitlines()
     except OSError:
         return None
-    for path in {line.split()[-1] for line in maps if "openblas" in line.lower()}:
+    for path in sorted({line.split()[-1] for line in maps if "openblas" in line.lower()}):
         try:
             lib = ctypes.CDLL(path)
         except OSError:
             continue
-        for symbol in (
-            "openblas_get_num_threads",
-            "openblas_get_num_threads64_",
-            "scipy_openblas_get_num_threads64_",
-            "scipy_openblas_get_num_threads",
-        ):
-            get = getattr(lib, symbol, None)
-            if get is not None:
-                return int(get())
+        for prefix in ("", "scipy_"):
+            for suffix in ("", "64_"):
+                function = getattr(lib, f"{prefix}openblas_{name}{suffix}", None)
+                if function is not None:
+                    return function
     return None
+
+
+def blas_threads() -> int | None:
+    """OpenBLAS's thread count, asked from the loaded library when threadpoolctl is absent."""
+    get = _openblas_function("get_num_threads")
+    return int(get()) if get is not None else None
+
+
+def set_threads(n: int) -> None:
+    """Limit NumPy's BLAS (threadpoolctl, or OpenBLAS directly) and torch to `n` threads."""
+    try:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(n)
+    except ImportError:
+        set_blas = _openblas_function("set_num_threads")
+        if set_blas is None:
+            raise RuntimeError("cannot set the BLAS thread count: install threadpoolctl") from None
+        set_blas(ctypes.c_int(n))
+    try:
+        import torch
+
+        torch.set_num_threads(n)
+    except ImportError:
+        pass
 
 
 def machine_record() -> dict[str, Any]:
@@ -202,6 +223,13 @@ def main(argv: list[str] | None = None) -> int:
         help="fewer repeats; numerical gradient timed on a subset (< 2 minutes)",
     )
     parser.add_argument(
+        "--threads",
+        type=int,
+        metavar="N",
+        help="limit NumPy's BLAS (and torch) to N threads (default: as configured; on a "
+        "loaded machine, 1 avoids BLAS threads waiting for each other)",
+    )
+    parser.add_argument(
         "--plots",
         action="store_true",
         help="write PNGs (needs matplotlib): benchmarks/numerical_vs_backprop.png "
@@ -213,6 +241,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown section {unknown[0]!r}: choose from {', '.join(SECTIONS)}")
     sections = [s for s in SECTIONS if s in args.sections] if args.sections else list(SECTIONS)
 
+    if args.threads is not None:
+        if args.threads < 1:
+            parser.error("--threads must be at least 1")
+        set_threads(args.threads)
     record = machine_record()
     print(f"# minigrad benchmarks{' (--quick)' if args.quick else ''}\n")
     print(describe(record) + "\n")

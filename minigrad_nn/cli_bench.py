@@ -51,6 +51,12 @@ def add_bench_parser(subparsers: Any) -> argparse.ArgumentParser:
         "the full run takes up to 15)",
     )
     parser.add_argument(
+        "--threads",
+        type=int,
+        metavar="N",
+        help="limit NumPy's BLAS (and torch) to N threads (default: as configured)",
+    )
+    parser.add_argument(
         "--plots",
         action="store_true",
         help="also write PNGs (needs matplotlib): benchmarks/numerical_vs_backprop.png and "
@@ -86,5 +92,6 @@ def run_bench(args: argparse.Namespace) -> int:
         *args.sections,
         *(["--quick"] if args.quick else []),
         *(["--plots"] if args.plots else []),
+        *(["--threads", str(args.threads)] if args.threads is not None else []),
     ]
     return int(run_all.main(argv) or 0)

@@ -299,9 +299,9 @@ def test_cli_bench_runs_run_all_of_the_clone(monkeypatch):
     calls = []
     monkeypatch.setattr(run_all, "main", lambda argv: calls.append(argv) or 0)
     assert cli_bench.benchmarks_dir() == ROOT / "benchmarks"
-    args = bench_args(["bench", "train", "grad", "--quick", "--plots"])
+    args = bench_args(["bench", "train", "grad", "--quick", "--plots", "--threads", "1"])
     assert args.handler(args) == 0
-    assert calls == [["train", "grad", "--quick", "--plots"]]
+    assert calls == [["train", "grad", "--quick", "--plots", "--threads", "1"]]
 
 
 def test_cli_bench_without_a_clone_exits_1_with_one_line(monkeypatch, tmp_path, capsys):
@@ -312,3 +312,15 @@ def test_cli_bench_without_a_clone_exits_1_with_one_line(monkeypatch, tmp_path, 
     assert err.count("\n") == 1 and "needs a clone of the minigrad repository" in err
     args = bench_args(["bench", "nonsense"])
     assert args.handler(args) == 2
+
+
+def test_threads_option_sets_the_blas_thread_count():
+    before = run_all.blas_threads()
+    if before is None:
+        pytest.skip("NumPy's BLAS is not an OpenBLAS this helper can reach")
+    try:
+        run_all.set_threads(1)
+        assert run_all.blas_threads() == 1
+    finally:
+        run_all.set_threads(before)
+    assert run_all.blas_threads() == before
