@@ -6,24 +6,55 @@
 
 from minigrad import __version__
 
-from . import datasets, optim
+from . import datasets, functional, init, optim
 from .data import DataLoader, Dataset, TensorDataset
 from .datasets import DatasetError, load_fashion_mnist, load_mnist
+from .layers import (
+    Affine,
+    BatchNorm1d,
+    Dropout,
+    Flatten,
+    Identity,
+    Linear,
+    LogSoftmax,
+    ReLU,
+    Sigmoid,
+    Softmax,
+    Tanh,
+)
+from .losses import CrossEntropyLoss, MSELoss, SoftmaxWithLoss
 from .module import LoadResult, Module, ModuleList, Parameter, Sequential
-from .serialization import load, save
+from .serialization import SerializationError, load, save
 
 __all__ = [
+    "Affine",
+    "BatchNorm1d",
+    "CrossEntropyLoss",
     "DataLoader",
     "Dataset",
     "DatasetError",
+    "Dropout",
+    "Flatten",
+    "Identity",
+    "Linear",
     "LoadResult",
+    "LogSoftmax",
+    "MSELoss",
     "Module",
     "ModuleList",
     "Parameter",
+    "ReLU",
     "Sequential",
+    "SerializationError",
+    "Sigmoid",
+    "Softmax",
+    "SoftmaxWithLoss",
+    "Tanh",
     "TensorDataset",
     "__version__",
     "datasets",
+    "functional",
+    "init",
     "load",
     "load_fashion_mnist",
     "load_mnist",
