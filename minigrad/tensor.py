@@ -184,11 +184,11 @@ class Tensor:
     def __bool__(self) -> bool:
         return bool(self._data)
 
-    def __float__(self) -> float:
-        return float(self._data)
+    def __float__(self) -> float:  # any one-element tensor, as PyTorch (NumPy 2 wants 0-d)
+        return float(self.item())
 
     def __int__(self) -> int:
-        return int(self._data)
+        return int(self.item())
 
     __hash__ = object.__hash__  # tensors are hashed by identity, though == is elementwise
 
