@@ -168,8 +168,10 @@ def test_item_and_conversions():
     assert t.item() == 2.5 and isinstance(t.item(), float)
     assert float(t) == 2.5 and int(mg.tensor(3.0)) == 3
     assert mg.tensor([[4.0]]).item() == 4.0
-    with pytest.raises(ValueError):
-        mg.tensor([1.0, 2.0]).item()
+    assert float(mg.tensor([[4.5]])) == 4.5 and int(mg.tensor([7.0])) == 7
+    for convert in (lambda t: t.item(), float, int):
+        with pytest.raises(ValueError):
+            convert(mg.tensor([1.0, 2.0]))
     with pytest.raises(TypeError):
         len(t)
 
