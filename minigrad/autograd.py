@@ -105,9 +105,8 @@ def _user_call_site() -> str:
 def _check_finite(fn: Function, array: np.ndarray, what: str) -> None:
     if array.dtype.kind in "fc" and not np.isfinite(array).all():
         bad = "NaN" if np.isnan(array).any() else "inf"
-        raise AnomalyError(
-            f"{what} of {fn.name} produced {bad}; the op was called at {fn.call_site}"
-        )
+        where = fn.call_site or "a line not recorded (run the forward pass under detect_anomaly)"
+        raise AnomalyError(f"{what} of {fn.name} produced {bad}; the op was called at {where}")
 
 
 # ---------------------------------------------------------------------------------------------
