@@ -524,6 +524,14 @@ def test_detect_anomaly_names_the_op_and_the_line_of_an_inf_in_backward():
     assert f"{HERE}:{line}" in message
 
 
+def test_detect_anomaly_around_backward_only_still_names_the_op():
+    x = mg.tensor([0.0, 4.0], requires_grad=True)
+    y = x.sqrt()
+    with np.errstate(divide="ignore"), mg.detect_anomaly(), pytest.raises(mg.AnomalyError) as info:
+        y.sum().backward()
+    assert "Sqrt" in str(info.value) and "forward pass under detect_anomaly" in str(info.value)
+
+
 def test_detect_anomaly_is_restored_and_quiet_on_finite_values():
     with mg.detect_anomaly():
         x = mg.tensor([1.0, 2.0], requires_grad=True)
