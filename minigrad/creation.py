@@ -65,7 +65,8 @@ def arange(
     """Evenly spaced values in [start, stop). Integer arguments give int64 (as PyTorch), others
     float32, unless `dtype` says otherwise."""
     if dtype is None:
-        integral = all(isinstance(v, int) for v in (start, stop, step) if v is not None)
+        given = (v for v in (start, stop, step) if v is not None)
+        integral = all(isinstance(v, int | np.integer) for v in given)
         dtype = np.int64 if integral else DEFAULT_DTYPE
     values = np.arange(start, stop, step, dtype=dtype)  # stop=None: start is the stop
     return Tensor(values, requires_grad=requires_grad)
