@@ -103,6 +103,7 @@ def test_full_arange_and_likes():
     np.testing.assert_array_equal(mg.arange(4).data, [0, 1, 2, 3])
     np.testing.assert_array_equal(mg.arange(1, 7, 2).data, [1, 3, 5])
     np.testing.assert_array_equal(mg.arange(10, step=3).data, [0, 3, 6, 9])
+    assert mg.arange(np.int64(3)).dtype == np.int64  # NumPy integers count as integers
     np.testing.assert_allclose(mg.arange(0.0, 1.0, 0.25).data, [0, 0.25, 0.5, 0.75])
     assert mg.arange(0.0, 1.0, 0.25).dtype == np.float32
 
