@@ -212,9 +212,11 @@ def broadcast_to(x: Any, *shape: Any) -> Tensor:
         lead = len(shape) - len(current)
         shape = tuple(current[i - lead] if n == -1 else n for i, n in enumerate(shape))
     try:
-        np.broadcast_shapes(current, shape)
+        reachable = np.broadcast_shapes(current, shape) == shape  # (3,) to (1,) is not
     except ValueError:
-        raise ValueError(f"cannot broadcast a tensor of shape {current} to shape {shape}") from None
+        reachable = False
+    if not reachable:
+        raise ValueError(f"cannot broadcast a tensor of shape {current} to shape {shape}")
     return BroadcastTo.apply(x, shape=shape)
 
 
