@@ -157,11 +157,13 @@ def test_backward_of_a_non_scalar_needs_grad():
         (lambda: mg.ones(2, 3) + mg.ones(4), ("(2,3)", "(4,)")),
         (lambda: mg.ones(2, 3) * np.ones((3, 2)), ("(2,3)", "(3,2)")),
         (lambda: mg.ones(2, 3).reshape(4, 2), ("(2, 3)", "(4, 2)")),
-        (lambda: mg.ones(3).broadcast_to(2, 4), ("(3,)", "(2, 4)")),
-        (lambda: mg.ones(3).expand(1), ("(3,)", "(1,)")),
+        (lambda: mg.ones(3).broadcast_to(2, 4), ("shape (3,) to shape (2, 4)",)),
+        (lambda: mg.ones(3).expand(1), ("shape (3,) to shape (1,)",)),
+        (lambda: mg.ones(2, 3).expand(4, 3, 3), ("shape (2, 3) to shape (4, 3, 3)",)),
     ],
 )
 def test_shape_errors_name_both_shapes(make, shapes):
+    """The message names both shapes (NumPy's wording is fine for elementwise broadcasting)."""
     with pytest.raises(ValueError) as info:
         make()
     for shape in shapes:
