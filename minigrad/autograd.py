@@ -390,6 +390,12 @@ def _backward_one(
     finally:
         fn._graph_mode = False
         fn._output = None
+    if not isinstance(input_grads, tuple | list) or len(input_grads) != len(fn.inputs):
+        raise RuntimeError(
+            f"{fn.name}.backward must return a tuple of {len(fn.inputs)} gradient(s), one per "
+            f"input of forward (None where there is none), not {type(input_grads).__name__} "
+            f"{input_grads!r:.60}"
+        )
     for x, needed, g in zip(fn.inputs, fn.needs_input_grad, input_grads, strict=True):
         if not needed or g is None:
             continue
