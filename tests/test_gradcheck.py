@@ -147,6 +147,20 @@ def test_gradcheck_catches_a_gradient_of_the_wrong_shape():
         mg.gradcheck(lambda x: WrongShape.apply(x), [np.ones(3)])
 
 
+@pytest.mark.parametrize("returned", ["array", "too many"])
+def test_a_backward_returning_the_wrong_number_of_gradients_is_named(returned):
+    class Twice(mg.Function):
+        def forward(self, x):
+            return x * 2
+
+        def backward(self, grad):
+            return grad * 2 if returned == "array" else (grad * 2, grad)
+
+    x = mg.tensor([1.0], requires_grad=True)  # one element: zip() would not notice an array
+    with pytest.raises(RuntimeError, match=r"Twice.backward must return a tuple of 1 gradient"):
+        Twice.apply(x).backward()
+
+
 def test_gradcheck_reports_nan_gradients():
     class NanGradient(mg.Function):
         def forward(self, x):
