@@ -403,7 +403,7 @@ def weights(shape: tuple[int, ...], seed: int) -> np.ndarray:
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda case: case.name)
-@settings(max_examples=10)
+@settings(max_examples=settings().max_examples // 2)  # each example costs a first-order check
 @given(data=st.data())
 def test_op_second_order(case: Case, data: st.DataObject) -> None:
     """Gradients of gradients: a vector-Jacobian product taken with `create_graph=True` is
