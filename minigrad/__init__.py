@@ -41,7 +41,7 @@ from .ops.elementwise import (
     tanh,
     where,
 )
-from .ops.linalg import matmul
+from .ops.linalg import affine, matmul
 from .ops.reduce import argmax, argmin, logsumexp, max, mean, min, sum
 from .ops.shape import (
     broadcast_to,
@@ -66,6 +66,7 @@ __all__ = [
     "__version__",
     "abs",
     "add",
+    "affine",
     "arange",
     "argmax",
     "argmin",

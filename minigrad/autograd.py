@@ -127,9 +127,9 @@ class Function:
 
     # Set by `apply` when the op is recorded in a graph.
     inputs: tuple[Any, ...] = ()
-    needs_input_grad: tuple[bool, ...] = ()
-    _versions: tuple[int, ...] = ()
-    _arrays: tuple[Any, ...] = ()  # what forward received, one object per input
+    needs_input_grad: Sequence[bool] = ()
+    _versions: Sequence[int | None] = ()  # each input's version at forward (None: a constant)
+    _arrays: Sequence[Any] = ()  # what forward received, one object per input
     # Class-level defaults, so that making a Function costs no __init__.
     _saved: tuple[Any, ...] | None = ()
     _graph_mode = False  # True while backward runs with create_graph
@@ -145,17 +145,22 @@ class Function:
     @classmethod
     def apply(cls, *inputs: Any, **params: Any) -> Tensor:
         """Run the op on Tensors (or ndarrays / Python scalars, taken as constants)."""
-        arrays = []
-        requires_grad = False
+        # This is the hot path of every op: one loop over the inputs, no generator expressions.
+        arrays: list[Any] = []
+        needs_input_grad: list[bool] = []
+        versions: list[int | None] = []
         for x in inputs:
             if isinstance(x, Tensor):
                 data = x._data
-                if any(a is data for a in arrays):  # one array, two inputs (x * x.detach()):
+                if arrays and _holds(arrays, data):  # one array, two inputs (x * x.detach()):
                     data = data.view()  # each its own object, so a saved array names its input
                 arrays.append(data)
-                requires_grad = requires_grad or x._requires_grad
+                needs_input_grad.append(x._requires_grad)
+                versions.append(x._version)
             else:
                 arrays.append(as_operand(x))  # a constant: ndarray, Python scalar, list
+                needs_input_grad.append(False)
+                versions.append(None)
         fn = cls()
         try:
             out = fn.forward(*arrays, **params)
@@ -169,13 +174,13 @@ class Function:
             fn.call_site = _user_call_site()
             _check_finite(fn, out, "forward")
         # An integer or bool result (a cast, an index) has no gradient, as in PyTorch.
-        requires_grad = requires_grad and _modes.grad_enabled and out.dtype.kind in "fc"
+        requires_grad = True in needs_input_grad and _modes.grad_enabled and out.dtype.kind in "fc"
         result = Tensor._make(out, requires_grad)
         if requires_grad:
             fn.inputs = inputs
-            fn.needs_input_grad = tuple(isinstance(x, Tensor) and x._requires_grad for x in inputs)
-            fn._versions = tuple(x._version if isinstance(x, Tensor) else 0 for x in inputs)
-            fn._arrays = tuple(arrays)
+            fn.needs_input_grad = needs_input_grad
+            fn._versions = versions
+            fn._arrays = arrays
             result._creator = fn
         return result
 
@@ -223,18 +228,26 @@ class Function:
         """Refuse to backward when an array saved by forward was modified in place since."""
         saved = self._saved or ()
         for x, version in zip(self.inputs, self._versions, strict=True):
-            if getattr(x, "_version", version) != version and any(a is x._data for a in saved):
+            if version is not None and x._version != version and _holds(saved, x._data):
                 raise RuntimeError(
                     f"an input of {self.name} (shape {x.shape}) that is needed for its gradient "
                     f"was modified in place after the forward pass (version {version} -> "
                     f"{x._version}); clone it before modifying, or modify it under no_grad before "
                     "using it"
                 )
-        if output._version != 0 and any(a is output._data for a in saved):
+        if output._version != 0 and _holds(saved, output._data):
             raise RuntimeError(
                 f"the output of {self.name} (shape {output.shape}) is needed for its gradient but "
                 "was modified in place after the forward pass"
             )
+
+
+def _holds(items: Sequence[Any], obj: Any) -> bool:
+    """Whether `obj` itself (not an equal value) is among `items`."""
+    for item in items:  # noqa: SIM110 -- a plain loop: any() with a generator costs 3x here
+        if item is obj:
+            return True
+    return False
 
 
 def run_op(op: type[Function], *args: Any, **params: Any) -> Any:
@@ -288,6 +301,7 @@ class _GradientBuffer:
         self.create_graph = create_graph
         self.grads: dict[int, Any] = {}
         self.owned: set[int] = set()  # ids of tensors whose buffered array is ours to write
+        # run_backward pops from `grads` directly: an entry is read once, then discarded.
 
     def add(self, tensor: Tensor, grad: Any, owned: bool) -> None:
         key = id(tensor)
@@ -303,13 +317,6 @@ class _GradientBuffer:
         else:  # a new array, ours to write (asarray: NumPy gives a scalar for a 0-d sum)
             self.grads[key] = np.asarray(current + grad)
             self.owned.add(key)
-
-    def pop(self, tensor: Tensor) -> tuple[Any, bool]:
-        """The summed gradient of `tensor` (None if none arrived) and whether we own its array."""
-        key = id(tensor)
-        owned = key in self.owned
-        self.owned.discard(key)
-        return self.grads.pop(key, None), owned
 
 
 def run_backward(
@@ -337,9 +344,11 @@ def run_backward(
 
     with set_grad_enabled(create_graph):
         for tensor in toposort(*roots):
-            grad, owned = buffer.pop(tensor)
+            key = id(tensor)
+            grad = buffer.grads.pop(key, None)
             if grad is None:
                 continue
+            owned = key in buffer.owned
             if tensor._hooks:
                 grad, owned = _run_hooks(tensor, grad, create_graph), False
             if wanted is not None:
@@ -383,13 +392,14 @@ def _backward_one(
     fn._check_versions(output)
     if fn._saved is None:
         fn.saved_tensors  # noqa: B018 -- raises the "backward a second time" error
-    fn._graph_mode = create_graph
-    fn._output = output if create_graph else None
-    try:
+    if create_graph:
+        fn._graph_mode, fn._output = True, output
+        try:
+            input_grads = fn.backward(grad)
+        finally:
+            fn._graph_mode, fn._output = False, None
+    else:
         input_grads = fn.backward(grad)
-    finally:
-        fn._graph_mode = False
-        fn._output = None
     if not isinstance(input_grads, tuple | list) or len(input_grads) != len(fn.inputs):
         raise RuntimeError(
             f"{fn.name}.backward must return a tuple of {len(fn.inputs)} gradient(s), one per "
@@ -399,7 +409,8 @@ def _backward_one(
     for x, needed, g in zip(fn.inputs, fn.needs_input_grad, input_grads, strict=True):
         if not needed or g is None:
             continue
-        g = _fit_to_input(fn, g, x)
+        if type(g) is not np.ndarray or g.shape != x._data.shape or g.dtype != x._data.dtype:
+            g = _fit_to_input(fn, g, x)
         if _modes.anomaly:
             _check_finite(fn, np.asarray(g), "backward")
         # Ours to write into only if fresh: not the incoming gradient, not a view of an array,
@@ -408,9 +419,17 @@ def _backward_one(
             not create_graph
             and g is not grad
             and g.base is None
-            and sum(other is g for other in input_grads) == 1
+            and _identity_count(input_grads, g) == 1
         )
         buffer.add(x, g, owned)
+
+
+def _identity_count(items: Sequence[Any], obj: Any) -> int:
+    count = 0
+    for item in items:
+        if item is obj:
+            count += 1
+    return count
 
 
 def _fit_to_input(fn: Function, grad: Any, x: Tensor) -> Any:

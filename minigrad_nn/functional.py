@@ -305,8 +305,7 @@ def linear(x: Any, weight: Any, bias: Any = None) -> Tensor:
     layout). An ndarray or list `x` is converted to W's dtype."""
     if not isinstance(x, Tensor):
         x = np.asarray(x, dtype=weight.dtype)
-    y = x @ weight
-    return y if bias is None else y + bias
+    return mg.affine(x, weight, bias)
 
 
 def batch_norm(

@@ -68,6 +68,16 @@ def matmul_pair(draw):
 
 
 @st.composite
+def affine_triple(draw):
+    """x of shape (..., n) with batch axes (possibly broadcast), W (n, m) and b broadcastable to
+    (m,): the fused Affine op."""
+    batch = draw(hnp.array_shapes(min_dims=1, max_dims=3, min_side=0, max_side=MAX_SIDE))
+    n, m = draw(st.integers(0, MAX_SIDE)), draw(st.integers(0, MAX_SIDE))
+    b_shape = draw(st.sampled_from([(m,), (1,), (1, m)]))
+    return (draw(arrays((*batch, n))), draw(arrays((n, m))), draw(arrays(b_shape))), {}
+
+
+@st.composite
 def reduction(draw, values=arrays, nonempty=False):
     """x, axis (None, int, tuple, negative), keepdims, and the spelling of the call."""
     shape = draw(shapes())
@@ -288,6 +298,7 @@ CASES = [
     Case("rdiv", unary(away_from_zero()), lambda x: 2 / x, lambda x: 2 / x),
     Case("neg", unary(), lambda x: -x, np.negative),
     Case("matmul", matmul_pair(), lambda x, y: x @ y, np.matmul),
+    Case("affine", affine_triple(), mg.affine, lambda x, w, b: x @ w + b),
     Case("exp", unary(floats(-4, 4)), mg.exp, np.exp),
     Case("log", unary(positive()), lambda x: x.log(), np.log),
     Case("sqrt", unary(positive()), mg.sqrt, np.sqrt),

@@ -1,4 +1,4 @@
-"""Matrix multiplication, the heart of the book's Affine layer."""
+"""Matrix multiplication, and the book's Affine layer (x @ W + b) as one fused op."""
 
 from __future__ import annotations
 
@@ -34,10 +34,28 @@ class MatMul(Function):
         return gx, gy
 
 
-def matmul(x: Any, y: Any) -> Tensor:
-    """x @ y with NumPy's rules: 1-D·1-D is a dot product, a 1-D operand is a row (left) or a
-    column (right) vector, and leading axes of N-D operands broadcast as batches."""
-    x_shape, y_shape = np.shape(as_operand(x)), np.shape(as_operand(y))
+class Affine(MatMul):
+    """Y = X @ W + b in one node, the book's Affine layer: MatMul's gradients for X and W, and
+    db = dY, which the engine sums over the batch axes back to b's shape (db = Σ dY).
+
+    One node instead of two halves the per-op overhead of a Linear layer, and adding b in place
+    saves allocating a second (batch, out) array."""
+
+    def forward(self, x: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.ndarray:
+        out = super().forward(x, w)
+        if np.result_type(out, b) == out.dtype:
+            out += b
+        else:
+            out = out + b
+        return out
+
+    def backward(self, grad: Any) -> tuple[Any, Any, Any]:
+        gx, gw = super().backward(grad)
+        return gx, gw, (grad if self.needs_input_grad[2] else None)
+
+
+def _check_aligned(x_shape: tuple[int, ...], y_shape: tuple[int, ...]) -> None:
+    """Raise naming both shapes unless x_shape @ y_shape is a valid matmul."""
     if not x_shape or not y_shape:
         raise ValueError(
             f"matmul: shapes {x_shape} and {y_shape}: operands must have at least one dimension "
@@ -51,6 +69,25 @@ def matmul(x: Any, y: Any) -> Tensor:
             f"the first) != {inner_y} ({'only' if len(y_shape) == 1 else 'second-to-last'} axis "
             "of the second)"
         )
+
+
+def affine(x: Any, weight: Any, bias: Any = None) -> Tensor:
+    """x @ weight + bias (the book's Affine), fused into one op when x has a batch axis and
+    weight is 2-D; otherwise `matmul(x, weight) + bias`."""
+    x_shape, w_shape = np.shape(as_operand(x)), np.shape(as_operand(weight))
+    _check_aligned(x_shape, w_shape)
+    if bias is None:
+        return matmul(x, weight)
+    if len(x_shape) < 2 or len(w_shape) != 2:
+        return matmul(x, weight) + bias
+    return Affine.apply(x, weight, bias)
+
+
+def matmul(x: Any, y: Any) -> Tensor:
+    """x @ y with NumPy's rules: 1-D·1-D is a dot product, a 1-D operand is a row (left) or a
+    column (right) vector, and leading axes of N-D operands broadcast as batches."""
+    x_shape, y_shape = np.shape(as_operand(x)), np.shape(as_operand(y))
+    _check_aligned(x_shape, y_shape)
     row, column = len(x_shape) == 1, len(y_shape) == 1
     if row:
         x = unsqueeze(x, 0)
