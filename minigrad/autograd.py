@@ -15,16 +15,12 @@ Every gradient rule is written once, in NumPy terms, and serves two modes:
 from __future__ import annotations
 
 import contextlib
+import sys
 import threading
-import traceback
 from collections.abc import Iterator, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-_PACKAGE_DIR = str(Path(__file__).resolve().parent)
-
 
 # ---------------------------------------------------------------------------------------------
 # Grad modes: the one piece of global state, and it is per thread.
@@ -94,11 +90,18 @@ class AnomalyError(FloatingPointError):
     """A NaN or inf appeared under `detect_anomaly()`."""
 
 
+_LIBRARY_MODULES = ("minigrad", "minigrad_nn")
+
+
 def _user_call_site() -> str:
-    """`file:line` of the innermost stack frame outside the minigrad package."""
-    for frame in reversed(traceback.extract_stack()):
-        if not frame.filename.startswith(_PACKAGE_DIR):
-            return f"{frame.filename}:{frame.lineno}"
+    """`file:line` of the innermost stack frame of user code: the first whose module is not
+    part of minigrad or minigrad_nn (a layer's forward is not where the user called the op)."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        module = frame.f_globals.get("__name__", "")
+        if module.split(".", 1)[0] not in _LIBRARY_MODULES:
+            return f"{frame.f_code.co_filename}:{frame.f_lineno}"
+        frame = frame.f_back
     return "<unknown>"
 
 
