@@ -476,11 +476,148 @@ def table(results: list[dict[str, Any]]) -> str:
     return text
 
 
+# ---------------------------------------------------------------------------------- profiling
+
+
+def _function_classes() -> list[type]:
+    """Every minigrad Function subclass defined so far."""
+    from minigrad.autograd import Function
+
+    found, todo = [], [Function]
+    while todo:
+        for sub in todo.pop().__subclasses__():
+            found.append(sub)
+            todo.append(sub)
+    return found
+
+
+def step_budget(
+    case: TrainCase, x: np.ndarray, t: np.ndarray, steps: int = 300, rounds: int = 5
+) -> dict[str, float]:
+    """Where one minigrad training step's time goes, in microseconds (medians over `rounds`):
+    the NumPy work inside the ops' forward and backward, what the engine, modules and loss
+    wrapper add around it ("overhead"), the gather and the optimizer; and the floor's step.
+
+    Every Function's forward/backward is wrapped with a timer for the measurement (only the
+    outermost call of a nested super() chain counts), and restored afterwards."""
+    import statistics
+    import time
+
+    clock = time.perf_counter
+    acc: dict[str, float] = {}
+    depth = [0]
+
+    def timed(method: Callable, key: str) -> Callable:
+        def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+            depth[0] += 1
+            start = clock()
+            try:
+                return method(self, *args, **kwargs)
+            finally:
+                depth[0] -= 1
+                if depth[0] == 0:
+                    acc[key] = acc.get(key, 0.0) + clock() - start
+
+        return wrapper
+
+    originals = []
+    for cls in _function_classes():
+        for name, key in (("forward", "ops forward"), ("backward", "ops backward")):
+            if name in cls.__dict__:
+                originals.append((cls, name, cls.__dict__[name]))
+                setattr(cls, name, timed(cls.__dict__[name], key))
+    try:
+        x, t = (x, t) if case.images is None else (x[: case.images], t[: case.images])
+        steps = min(steps, len(x) // case.batch)
+        perm = np.random.default_rng(0).permutation(len(x))[: steps * case.batch]
+        params = init_params(case.sizes, np.float32, seed=0)
+        floor = Floor([p.copy() for p in params], x, t, perm, case.batch, LR)
+        ours = Minigrad([p.copy() for p in params], x, t, perm, case.batch, LR)
+        model, loss_fn, opt = ours.model, ours.loss_fn, ours.opt
+        runs = []
+        for _ in range(rounds + 1):  # the first round warms up
+            acc.clear()
+            for i in range(steps):
+                idx = perm[i * case.batch : (i + 1) * case.batch]
+                t0 = clock()
+                xb, tb = x[idx], t[idx]
+                t1 = clock()
+                loss = loss_fn(model(xb), tb)
+                t2 = clock()
+                opt.zero_grad()
+                loss.backward()
+                t3 = clock()
+                opt.step()
+                loss.item()
+                t4 = clock()
+                for key, dt in (
+                    ("gather", t1 - t0),
+                    ("forward", t2 - t1),
+                    ("backward", t3 - t2),
+                    ("optimizer", t4 - t3),
+                ):
+                    acc[key] = acc.get(key, 0.0) + dt
+            start = clock()
+            floor.epoch()
+            acc["floor step"] = clock() - start
+            runs.append({key: value / steps * 1e6 for key, value in acc.items()})
+        med = {key: statistics.median(r.get(key, 0.0) for r in runs[1:]) for key in runs[1]}
+    finally:
+        for cls, name, method in originals:
+            setattr(cls, name, method)
+    budget = {
+        "gather": med["gather"],
+        "forward: NumPy work in ops": med["ops forward"],
+        "forward: overhead (engine, modules, loss wrapper)": med["forward"] - med["ops forward"],
+        "backward: NumPy work in ops": med["ops backward"],
+        "backward: overhead (engine)": med["backward"] - med["ops backward"],
+        "optimizer step": med["optimizer"],
+    }
+    budget["minigrad step"] = sum(budget.values())
+    budget["floor step"] = med["floor step"]
+    return budget
+
+
+def profile(case: TrainCase, x: np.ndarray, t: np.ndarray, top: int = 25) -> str:
+    """The step budget and cProfile's `top` functions (by own time) over one minigrad pass."""
+    import cProfile
+    import io
+    import pstats
+
+    budget = step_budget(case, x, t)
+    lines = [f"Step budget, {case.name} (us per step; timers add a little to the overhead):", ""]
+    lines += [f"  {key:52s} {value:8.1f}" for key, value in budget.items()]
+    lines.append(f"  {'ratio':52s} {budget['minigrad step'] / budget['floor step']:8.2f}")
+    xs, ts = (x, t) if case.images is None else (x[: case.images], t[: case.images])
+    perm = np.random.default_rng(0).permutation(len(xs))
+    system = Minigrad(init_params(case.sizes), xs, ts, perm, case.batch, LR)
+    system.epoch()
+    profiler = cProfile.Profile()
+    profiler.enable()
+    system.epoch()
+    profiler.disable()
+    out = io.StringIO()
+    stats = pstats.Stats(profiler, stream=out)
+    calls = sum(entry[1] for entry in stats.stats.values())  # type: ignore[attr-defined]
+    lines += ["", f"cProfile of one pass: {calls / (len(perm) // case.batch):.0f} calls per step"]
+    stats.sort_stats("tottime").print_stats(top)
+    lines.append(out.getvalue())
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repeats")
     parser.add_argument("--no-torch", action="store_true", help="skip PyTorch even if installed")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="instead, show where minigrad's step time goes (784-50-10, batch 100) and cProfile",
+    )
     args = parser.parse_args(argv)
+    if args.profile:
+        print(profile(CASES[0], *load_data()))
+        return 0
     results = run(args.quick, use_torch=False if args.no_torch else None)
     print("## Training throughput: ratio to the hand-fused NumPy floor\n")
     print(table(results))

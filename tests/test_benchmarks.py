@@ -324,3 +324,16 @@ def test_threads_option_sets_the_blas_thread_count():
     finally:
         run_all.set_threads(before)
     assert run_all.blas_threads() == before
+
+
+def test_step_budget_and_profile_restore_the_ops(capsys):
+    from minigrad.ops.linalg import MatMul
+
+    forward, backward = MatMul.forward, MatMul.backward
+    x, t = tiny_data()
+    budget = bench_train.step_budget(TINY_CASES[0], x, t, steps=3, rounds=1)
+    assert budget["minigrad step"] > 0 and budget["floor step"] > 0
+    assert budget["forward: NumPy work in ops"] > 0 and budget["backward: NumPy work in ops"] > 0
+    assert (MatMul.forward, MatMul.backward) == (forward, backward)
+    text = bench_train.profile(TINY_CASES[0], x, t, top=5)
+    assert "calls per step" in text and "ratio" in text
