@@ -1,0 +1,96 @@
+"""The long accuracy runs behind docs/recipes.md (minutes each; not run in CI).
+
+Each recipe is a `minigrad train` command line, run in this process through the CLI's own code,
+so the documented commands reproduce the figures. Usage:
+
+    python benchmarks/train_recipes.py                 # every recipe, seed 0
+    python benchmarks/train_recipes.py seed adam --seeds 0 1 2 --json results.json
+
+Prints each run's epoch lines, then a table: recipe, seed, final and best test accuracy, target,
+wall time. Exits 1 when a run misses its target.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import shlex
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from minigrad_nn.cli import build_parser, run_training
+
+#: name -> (minigrad train arguments, test accuracy to reach)
+RECIPES: dict[str, tuple[str, float]] = {
+    "seed": ("--hidden 50 --optimizer sgd --lr 0.1 --batch-size 100 --iters 10000", 0.970),
+    "adam": ("--hidden 100 100 --optimizer adam --lr 0.001 --batch-size 100 --epochs 5", 0.974),
+    "best": (
+        "--hidden 1024 1024 --dropout 0.2 --optimizer adam --lr 0.001 --scheduler cosine "
+        "--batch-size 100 --epochs 20",
+        0.985,
+    ),
+}
+
+
+def run(name: str, seed: int) -> dict:
+    """Train one recipe with one seed; the run's figures as a dict."""
+    command, target = RECIPES[name]
+    arguments = shlex.split(command)
+    args = build_parser().parse_args(["train", *arguments, "--seed", str(seed), "--quiet"])
+    print(
+        f"\n== {name}, seed {seed}: minigrad train {' '.join(arguments)} --seed {seed}", flush=True
+    )
+    start = time.perf_counter()
+    _, history = run_training(args)
+    seconds = time.perf_counter() - start
+    return {
+        "recipe": name,
+        "seed": seed,
+        "command": f"minigrad train {' '.join(arguments)}",
+        "test_acc": history.test_acc[-1],
+        "best_test_acc": max(history.test_acc),
+        "train_acc": history.train_acc[-1],
+        "target": target,
+        "seconds": round(seconds, 1),
+        "epochs": history.epochs,
+        "iterations": history.iterations[-1],
+        "epoch_seconds": [round(s, 2) for s in history.seconds],
+        "test_acc_per_epoch": history.test_acc,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "recipes", nargs="*", metavar="RECIPE", help=f"some of {', '.join(RECIPES)} (default: all)"
+    )
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0], help="seeds (default: 0)")
+    parser.add_argument("--json", help="also write the results to this JSON file")
+    args = parser.parse_args()
+    unknown = [name for name in args.recipes if name not in RECIPES]
+    if unknown:
+        parser.error(f"unknown recipe {unknown[0]!r}: choose from {', '.join(RECIPES)}")
+    results = [run(name, seed) for name in args.recipes or RECIPES for seed in args.seeds]
+    print("\n| recipe | seed | test acc | best | target | train acc | wall time |")
+    print("|---|---|---|---|---|---|---|")
+    for r in results:
+        print(
+            f"| {r['recipe']} | {r['seed']} | {r['test_acc']:.4f} | {r['best_test_acc']:.4f} "
+            f"| {r['target']} | {r['train_acc']:.4f} | {r['seconds']:.0f} s |"
+        )
+    if args.json:
+        record = {
+            "machine": platform.platform(),
+            "python": platform.python_version(),
+            "results": results,
+        }
+        Path(args.json).write_text(json.dumps(record, indent=2) + "\n")
+    return 0 if all(r["test_acc"] >= r["target"] for r in results) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
