@@ -337,3 +337,12 @@ def test_step_budget_and_profile_restore_the_ops(capsys):
     assert (MatMul.forward, MatMul.backward) == (forward, backward)
     text = bench_train.profile(TINY_CASES[0], x, t, top=5)
     assert "calls per step" in text and "ratio" in text
+
+
+def test_full_numerical_gradient_over_budget_is_extrapolated_and_says_so(monkeypatch):
+    monkeypatch.setattr(bench_numerical_vs_backprop, "BUDGET_BLOCKS", 5)
+    x, t = tiny_data()
+    row = bench_numerical_vs_backprop.measure_case(25, 4, x, t, quick=False, repeats=2, budget_s=0)
+    assert row["extrapolated"] and row["numerical_elements_timed"] < row["parameters"]
+    text = bench_numerical_vs_backprop.table([{"section": "check", **row}])
+    assert "extrapolated" in text
