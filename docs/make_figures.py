@@ -89,6 +89,8 @@ def main() -> None:
     sys.path.insert(0, str(ROOT))  # the repository's packages, even when not installed
     os.environ.pop("MINIGRAD_DATA", None)
     os.environ.setdefault("MPLBACKEND", "Agg")
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(var, "1")  # before NumPy loads: see tests/test_docs.py
     FIGURES.mkdir(exist_ok=True)
     namespace: dict[str, Any] = {"__name__": "__main__"}
     with tempfile.TemporaryDirectory() as tmp:
