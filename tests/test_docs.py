@@ -209,6 +209,7 @@ API_MODULES = [
     "minigrad_nn.optim",
     "minigrad_nn.optim.lr_scheduler",
     "minigrad_nn.datasets",
+    "minigrad_nn.models",
 ]
 ENTRY = re.compile(r"^- `(?:[A-Za-z_][\w]*\.)*(?P<name>[A-Za-z_]\w*)(?P<sig>\(.*?\))?`")
 
