@@ -73,45 +73,26 @@ class _Parser(argparse.ArgumentParser):
 # ---------------------------------------------------------------------------- arguments
 
 
-def positive_int(text: str) -> int:
-    """An argparse type: an integer >= 1."""
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value
+def _number_type(convert: Callable[[str], Any], accept: Callable[[Any], bool], what: str) -> Any:
+    """An argparse type: `convert(text)` when finite and accepted, else an error naming `what`."""
+
+    def parse(text: str) -> Any:
+        try:
+            value = convert(text)
+        except ValueError:
+            value = math.nan
+        if not (math.isfinite(value) and accept(value)):
+            raise argparse.ArgumentTypeError(f"must be a {what}, got {text!r}")
+        return value
+
+    parse.__name__ = what  # argparse names the type in some of its messages
+    return parse
 
 
-def positive_float(text: str) -> float:
-    """An argparse type: a finite number > 0."""
-    value = float(text)
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
-    return value
-
-
-def probability(text: str) -> float:
-    """An argparse type: a number in [0, 1)."""
-    value = float(text)
-    if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {text}")
-    return value
-
-
-def non_negative_float(text: str) -> float:
-    """An argparse type: a finite number >= 0."""
-    value = float(text)
-    if not (math.isfinite(value) and value >= 0):
-        raise argparse.ArgumentTypeError(f"must be a number >= 0, got {text}")
-    return value
-
-
-for _type, _name in (
-    (positive_int, "positive integer"),
-    (positive_float, "positive number"),
-    (probability, "number in [0, 1)"),
-    (non_negative_float, "number >= 0"),
-):
-    _type.__name__ = _name  # argparse names the type in "invalid <type> value" messages
+positive_int = _number_type(int, lambda v: v >= 1, "positive integer")
+positive_float = _number_type(float, lambda v: v > 0, "positive number")
+probability = _number_type(float, lambda v: 0 <= v < 1, "number in [0, 1)")
+non_negative_float = _number_type(float, lambda v: v >= 0, "number >= 0")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -127,7 +108,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _add_data_options(parser: argparse.ArgumentParser) -> None:
+def _add_common_options(parser: argparse.ArgumentParser) -> None:
+    """The data and model options that `train` and `gradcheck` share."""
     parser.add_argument(
         "--dataset", choices=DATASETS, default="mnist", help="the data set (default: %(default)s)"
     )
@@ -143,6 +125,20 @@ def _add_data_options(parser: argparse.ArgumentParser) -> None:
         default=0,
         help="seed of the initial weights, the shuffling and dropout (default: %(default)s)",
     )
+    parser.add_argument(
+        "--hidden",
+        type=positive_int,
+        nargs="+",
+        default=[50],
+        metavar="N",
+        help="hidden layer sizes, one or more (default: 50)",
+    )
+    parser.add_argument(
+        "--activation",
+        choices=tuple(ACTIVATIONS),
+        default="relu",
+        help="activation after each hidden layer (default: %(default)s)",
+    )
 
 
 def _add_train(commands: Any) -> None:
@@ -154,21 +150,7 @@ def _add_train(commands: Any) -> None:
         epilog=TRAIN_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    _add_data_options(p)
-    p.add_argument(
-        "--hidden",
-        type=positive_int,
-        nargs="+",
-        default=[50],
-        metavar="N",
-        help="hidden layer sizes, one or more (default: 50)",
-    )
-    p.add_argument(
-        "--activation",
-        choices=tuple(ACTIVATIONS),
-        default="relu",
-        help="activation after each hidden layer (default: %(default)s)",
-    )
+    _add_common_options(p)
     p.add_argument(
         "--dropout",
         type=probability,
@@ -266,21 +248,7 @@ def _add_gradcheck(commands: Any) -> None:
         "parameter (W1, b1, W2, b2, ...) and exit with status 1 when one exceeds "
         "the threshold.",
     )
-    _add_data_options(p)
-    p.add_argument(
-        "--hidden",
-        type=positive_int,
-        nargs="+",
-        default=[50],
-        metavar="N",
-        help="hidden layer sizes (default: 50)",
-    )
-    p.add_argument(
-        "--activation",
-        choices=tuple(ACTIVATIONS),
-        default="relu",
-        help="activation after each hidden layer (default: %(default)s)",
-    )
+    _add_common_options(p)
     p.add_argument(
         "--samples",
         type=positive_int,
