@@ -46,8 +46,8 @@ except ImportError:  # run as a script from the benchmarks folder
 
 LR = 0.1
 MEMORY_TARGET = 1.5
-#: Per-batch losses of the first pass must agree this closely with the floor's.
-LOSS_RTOL, LOSS_ATOL = 1e-4, 1e-5
+#: How closely the first pass's losses must agree with the floor's (see check_agreement).
+FIRST_RTOL, MEAN_RTOL, LOSS_ATOL = 1e-5, 1e-4, 1e-6
 
 
 class DisagreementError(AssertionError):
@@ -264,23 +264,32 @@ def check_gradients(name: str, floor_grads: list[np.ndarray], grads: list[np.nda
 
 
 def check_agreement(name: str, floor_losses: np.ndarray, losses: np.ndarray) -> float:
-    """Raise DisagreementError unless `losses` match the floor's to float32 tolerance; return
-    the largest absolute difference."""
+    """Raise DisagreementError unless a system's per-batch losses over one pass match the
+    floor's to float32 tolerance; return the largest absolute difference.
+
+    The first batch (identical weights: the forward pass alone) must agree to rtol 1e-5 and the
+    mean loss over the pass to rtol 1e-4. Float32 rounding (another BLAS summing in another
+    order) moves these by ~1e-7; a learning rate off by 1% already moves the mean by ~4e-3. A
+    single batch may differ more where rounding tips a ReLU or the order of two logits, so
+    batches are not checked one by one."""
     floor_losses, losses = np.asarray(floor_losses), np.asarray(losses)
-    if losses.shape != floor_losses.shape:
+    if losses.shape != floor_losses.shape or not losses.size:
         raise DisagreementError(
             f"{name} gave {losses.shape} losses for the floor's {floor_losses.shape}"
         )
-    error = np.abs(floor_losses - losses)
-    if not np.allclose(losses, floor_losses, rtol=LOSS_RTOL, atol=LOSS_ATOL):
-        worst = int(np.argmax(error - LOSS_RTOL * np.abs(floor_losses)))
-        raise DisagreementError(
-            f"{name} does not train like the NumPy floor: batch {worst} has loss "
-            f"{losses.flat[worst]!r} against the floor's {floor_losses.flat[worst]!r} "
-            f"(rtol={LOSS_RTOL}, atol={LOSS_ATOL}); its timings would mean nothing"
-        )
-    diff = float(error.max()) if error.size else 0.0
-    return diff
+    if not np.isfinite(losses).all():
+        raise DisagreementError(f"{name} produced a non-finite loss")
+    checks = [
+        ("the first batch's loss", losses[0], floor_losses[0], FIRST_RTOL),
+        ("the mean loss over the pass", losses.mean(), floor_losses.mean(), MEAN_RTOL),
+    ]
+    for what, got, expected, rtol in checks:
+        if abs(got - expected) > rtol * abs(expected) + LOSS_ATOL:
+            raise DisagreementError(
+                f"{name} does not train like the NumPy floor: {what} is {got!r} against the "
+                f"floor's {expected!r} (rtol={rtol}); its timings would mean nothing"
+            )
+    return float(np.max(np.abs(floor_losses - losses)))
 
 
 # ---------------------------------------------------------------------------------- measuring

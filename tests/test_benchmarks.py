@@ -174,7 +174,7 @@ def test_train_run_is_well_formed(results_dir):
     for r in timed:
         assert r["floor_s"] > 0 and r["minigrad_s"] > 0
         assert r["ratio"] == pytest.approx(r["minigrad_s"] / r["floor_s"])
-        assert r["max_loss_diff"]["minigrad"] <= 1e-4
+        assert r["max_loss_diff"]["minigrad"] <= 1e-3
     assert timed[0]["steps_per_pass"] == 6 and timed[1]["images"] == 40
     assert timed[0]["met"] is True and timed[1]["met"] is None
     for r in memory:
@@ -189,7 +189,7 @@ def test_train_run_with_torch_as_third_system(results_dir):
     rows = bench_train.run(quick=True, cases=TINY_CASES[::2], data=tiny_data(), use_torch=True)
     for r in rows:
         if r["kind"] == "time":
-            assert r["torch_s"] > 0 and r["max_loss_diff"]["torch"] <= 1e-4
+            assert r["torch_s"] > 0 and r["max_loss_diff"]["torch"] <= 1e-3
     assert "torch / floor" in bench_train.table(rows)
 
 
@@ -220,12 +220,19 @@ def test_train_check_rejects_an_engine_that_disagrees_with_the_floor(case, syste
 
 
 def test_check_agreement_tolerates_float32_rounding_only():
-    losses = np.array([2.3, 2.1, 1.9], dtype=np.float32)
+    losses = np.linspace(2.3, 0.3, 50).astype(np.float32)
     assert bench_train.check_agreement("x", losses, losses * (1 + 2e-7)) < 1e-5
-    with pytest.raises(bench_train.DisagreementError, match="batch 2"):
-        bench_train.check_agreement("x", losses, losses + np.array([0, 0, 1e-3]))
+    spike = losses.copy()
+    spike[-1] *= 1 + 5e-4  # one batch tipped by rounding (a ReLU, two close logits)
+    bench_train.check_agreement("x", losses, spike)
+    with pytest.raises(bench_train.DisagreementError, match="first batch"):
+        bench_train.check_agreement("x", losses, losses + np.float32(1e-3) * (np.arange(50) == 0))
+    with pytest.raises(bench_train.DisagreementError, match="mean loss"):
+        bench_train.check_agreement("x", losses, losses * np.linspace(1, 1.004, 50))
     with pytest.raises(bench_train.DisagreementError):
         bench_train.check_agreement("x", losses, losses[:2])
+    with pytest.raises(bench_train.DisagreementError, match="non-finite"):
+        bench_train.check_agreement("x", losses, losses * np.nan)
 
 
 # ---------------------------------------------------------------------------- run_all and CLI
