@@ -102,7 +102,13 @@ class History:
     def _plot_losses(self, axes: Any) -> None:
         steps = np.arange(1, len(self.losses) + 1)
         axes.plot(steps, self.losses, color="tab:blue", alpha=0.25, lw=0.7, label="batch loss")
-        axes.plot(self.iterations, self.train_loss, "o-", color="tab:blue", label="train loss")
+        axes.plot(
+            self.iterations,
+            self.train_loss,
+            "o-",
+            color="tab:blue",
+            label="train loss (epoch mean)",
+        )
         tested = [
             (i, v) for i, v in zip(self.iterations, self.test_loss, strict=True) if v is not None
         ]
@@ -119,6 +125,7 @@ class History:
         if tested:
             axes.plot(*zip(*tested, strict=True), "s-", color="tab:orange", label="test")
         axes.set(xlabel="epoch", ylabel="accuracy", title="Accuracy")
+        axes.xaxis.get_major_locator().set_params(integer=True)
         axes.grid(alpha=0.3)
         axes.legend()
 
