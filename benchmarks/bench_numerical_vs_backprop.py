@@ -376,13 +376,17 @@ def plot(results: list[dict[str, Any]], path: Path = PLOT_PATH) -> Path | None:
     )
     for r in rows:
         ax.annotate(
-            f"h={r['hidden']}",
+            f"h={r['hidden']}" + (" (extrapolated)" if r["extrapolated"] else ""),
             (r["parameters"], r["numerical_s"]),
             textcoords="offset points",
-            xytext=(-10, 6),
+            xytext=(0, 8),
+            ha="center",
             fontsize=8,
         )
+    ax.set_xticks(n, [f"{v:,}" for v in n], fontsize=8)
     ax.xaxis.set_minor_formatter(NullFormatter())
+    low, high = ax.get_ylim()
+    ax.set_ylim(low, high * 4)  # room for the labels above the top curve
     ax.set_xlabel("parameters (784-h-10 net)")
     ax.set_ylabel("seconds per gradient")
     ax.set_title(f"Gradient of a 784-h-10 net, batch {rows[0]['batch']} (minigrad, float64)")
