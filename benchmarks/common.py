@@ -52,7 +52,8 @@ def blas_info() -> dict[str, Any]:
             for pool in threadpool_info()
         ]
     except ImportError:
-        config = np.show_config(mode="dicts") if np.lib.NumpyVersion(np.__version__) >= "1.25.0" else {}
+        modern = np.lib.NumpyVersion(np.__version__) >= "1.25.0"
+        config = np.show_config(mode="dicts") if modern else {}
         blas = config.get("Build Dependencies", {}).get("blas", {})
         info["blas"] = {k: blas.get(k) for k in ("name", "version", "openblas configuration")}
     return info
