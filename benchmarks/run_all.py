@@ -6,7 +6,9 @@ hand-fused NumPy floor, and peak memory), `overhead` (per-op chain against raw N
 to benchmarks/results/ (git-ignored) with the machine record; a summary of every target, as a
 ratio to its baseline measured in the same run, comes last.
 
-    python benchmarks/run_all.py [grad|train|overhead|optim ...] [--quick] [--plots]
+    python benchmarks/run_all.py [grad|train|overhead|optim ...] [--quick] [--plots] [--threads N]
+
+BLAS (and torch) run on 1 thread unless `--threads` says otherwise (0: as configured).
 
 `--quick` takes under 2 minutes, the full run under 15 on a 2-core machine.
 """
@@ -225,9 +227,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--threads",
         type=int,
+        default=1,
         metavar="N",
-        help="limit NumPy's BLAS (and torch) to N threads (default: as configured; on a "
-        "loaded machine, 1 avoids BLAS threads waiting for each other)",
+        help="run NumPy's BLAS (and torch) with N threads; 0 leaves them as configured "
+        "(default: 1, for every system alike: on a shared or loaded machine more BLAS threads "
+        "wait for each other and a small matmul can take 20x longer, which swamps what is "
+        "measured)",
     )
     parser.add_argument(
         "--plots",
@@ -241,9 +246,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown section {unknown[0]!r}: choose from {', '.join(SECTIONS)}")
     sections = [s for s in SECTIONS if s in args.sections] if args.sections else list(SECTIONS)
 
-    if args.threads is not None:
-        if args.threads < 1:
-            parser.error("--threads must be at least 1")
+    if args.threads < 0:
+        parser.error("--threads must be 0 (as configured) or more")
+    if args.threads:
         set_threads(args.threads)
     record = machine_record()
     print(f"# minigrad benchmarks{' (--quick)' if args.quick else ''}\n")

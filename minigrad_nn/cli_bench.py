@@ -54,7 +54,8 @@ def add_bench_parser(subparsers: Any) -> argparse.ArgumentParser:
         "--threads",
         type=int,
         metavar="N",
-        help="limit NumPy's BLAS (and torch) to N threads (default: as configured)",
+        help="run NumPy's BLAS (and torch) with N threads, 0 for as configured (default: 1, "
+        "the same for every system, steady on a loaded machine)",
     )
     parser.add_argument(
         "--plots",

@@ -260,7 +260,7 @@ def tiny_sections(monkeypatch):
 
 
 def test_run_all_prints_every_section_and_the_targets(tiny_sections, results_dir, capsys):
-    assert run_all.main(["--quick"]) == 0
+    assert run_all.main(["--quick", "--threads", "0"]) == 0  # 0: leave the BLAS threads alone
     out = capsys.readouterr().out
     for title in run_all.TITLES.values():
         assert f"## {title}" in out
@@ -272,11 +272,13 @@ def test_run_all_prints_every_section_and_the_targets(tiny_sections, results_dir
 
 
 def test_run_all_runs_only_the_sections_asked(tiny_sections, results_dir, capsys):
-    assert run_all.main(["train", "--quick"]) == 0
+    assert run_all.main(["train", "--quick", "--threads", "0"]) == 0
     out = capsys.readouterr().out
     assert f"## {run_all.TITLES['train']}" in out and run_all.TITLES["grad"] not in out
     with pytest.raises(SystemExit):
         run_all.main(["nonsense"])
+    with pytest.raises(SystemExit):
+        run_all.main(["--threads", "-1"])
 
 
 def test_targets_summary_says_met_or_not_met():
