@@ -25,16 +25,19 @@ from .layers import (
 from .losses import CrossEntropyLoss, MSELoss, SoftmaxWithLoss
 from .module import LoadResult, Module, ModuleList, Parameter, Sequential
 from .serialization import SerializationError, load, save
+from .training import CheckpointError, History, evaluate, fit
 
 __all__ = [
     "Affine",
     "BatchNorm1d",
+    "CheckpointError",
     "CrossEntropyLoss",
     "DataLoader",
     "Dataset",
     "DatasetError",
     "Dropout",
     "Flatten",
+    "History",
     "Identity",
     "Linear",
     "LoadResult",
@@ -53,6 +56,8 @@ __all__ = [
     "TensorDataset",
     "__version__",
     "datasets",
+    "evaluate",
+    "fit",
     "functional",
     "init",
     "load",
