@@ -20,6 +20,7 @@ of adjacent elements at random places) and extrapolates to all of them; the outp
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -37,10 +38,10 @@ except ImportError:  # run from a source checkout without installing
 import minigrad_nn as nn
 
 try:
-    from benchmarks.common import interleaved_medians, markdown_table, save_results
+    from benchmarks.common import markdown_table, save_results
     from benchmarks.numpy_floor import init_params
 except ImportError:  # run as a script from the benchmarks folder
-    from common import interleaved_medians, markdown_table, save_results  # type: ignore
+    from common import markdown_table, save_results  # type: ignore
     from numpy_floor import init_params  # type: ignore
 
 EPS = 1e-4
@@ -109,6 +110,23 @@ def numerical_gradient_timed(
     return indices, np.concatenate(values), elapsed
 
 
+def interleaved_samples(
+    systems: dict[str, Callable[[], Any]], repeats: int, warmup: int = 1
+) -> dict[str, list[float]]:
+    """Every wall time (seconds) of each callable, run in turn `repeats` times (the samples
+    behind `common.interleaved_medians`, for statistics other than the median)."""
+    for _ in range(warmup):
+        for run in systems.values():
+            run()
+    times: dict[str, list[float]] = {name: [] for name in systems}
+    for _ in range(repeats):
+        for name, run in systems.items():
+            start = time.perf_counter()
+            run()
+            times[name].append(time.perf_counter() - start)
+    return times
+
+
 def measure_case(
     hidden: int,
     batch: int,
@@ -116,7 +134,7 @@ def measure_case(
     t: np.ndarray,
     quick: bool,
     repeats: int = 15,
-    calls: int = 20,
+    calls: int = 40,
     budget_s: float = FULL_BUDGET_S,
 ) -> dict[str, Any]:
     """Time backprop, one loss evaluation and the numerical gradient of a 784-hidden-10 net on
@@ -140,8 +158,9 @@ def measure_case(
                 float(loss())
 
     # The numerical gradient of calls/2 elements (a random run of the largest parameter) makes
-    # as many loss evaluations as `loss_evaluation`: timed in the same rounds, the ratio is the
-    # method's cost per element over two loss evaluations, whatever the machine's load does.
+    # as many loss evaluations as `loss_evaluation`. Timed in the same rounds, the ratio of the
+    # two is the method's cost per element over two loss evaluations; it is taken between the
+    # fastest rounds of each (the cost without the load of other processes, which only adds).
     weights = model.fc1.weight.data.reshape(-1)
     block_rng = np.random.default_rng(2)
 
@@ -149,11 +168,12 @@ def measure_case(
         start = int(block_rng.integers(0, weights.size - calls // 2 + 1))
         mg.numerical_gradient(lambda _: loss(), weights[start : start + calls // 2], eps=EPS)
 
-    times = interleaved_medians(
+    samples = interleaved_samples(
         {"backprop": backprop, "loss": loss_evaluation, "numerical": numerical_block}, repeats
     )
-    backprop_s, loss_s = times["backprop"] / calls, times["loss"] / calls
-    per_element = times["numerical"] / times["loss"]
+    backprop_s = statistics.median(samples["backprop"]) / calls
+    loss_s = statistics.median(samples["loss"]) / calls
+    per_element = min(samples["numerical"]) / min(samples["loss"])
     model.zero_grad()
     loss().backward()
     analytic = {name: p.grad.numpy().reshape(-1).copy() for name, p in model.named_parameters()}
@@ -225,7 +245,7 @@ def run(
     """The gradient check for each batch size, then the scaling over hidden sizes (rows with
     `section` "check" and "scaling"). Sizes are injectable for tests."""
     x, t = load_data() if data is None else data
-    repeats = 7 if quick else 15
+    repeats = 21 if quick else 31
     results = []
     measured: dict[tuple[int, int], dict[str, Any]] = {}
     for batch in batches:
@@ -263,8 +283,8 @@ def table(results: list[dict[str, Any]]) -> str:
         hidden = check[0]["hidden"]
         parts.append(
             f"TwoLayerNet 784-{hidden}-10 on MNIST, {np.dtype(DTYPE).name}, central differences "
-            f"eps={EPS:g}. The last column times `mg.numerical_gradient` on runs of 10 elements "
-            "against 20 loss evaluations, in the same interleaved rounds:\n\n"
+            f"eps={EPS:g}. The last column times `mg.numerical_gradient` on runs of 20 elements "
+            "against 40 loss evaluations, in the same interleaved rounds (fastest of each):\n\n"
             + markdown_table(
                 [
                     "batch",
