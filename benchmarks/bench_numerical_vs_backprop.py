@@ -241,11 +241,13 @@ def run(
     data: tuple[np.ndarray, np.ndarray] | None = None,
     hidden: int = HIDDEN,
     scaling_batch: int = SCALING_BATCH,
+    repeats: int | None = None,
 ) -> list[dict[str, Any]]:
     """The gradient check for each batch size, then the scaling over hidden sizes (rows with
     `section` "check" and "scaling"). Sizes are injectable for tests."""
     x, t = load_data() if data is None else data
-    repeats = 21 if quick else 31
+    if repeats is None:
+        repeats = 21 if quick else 31
     results = []
     measured: dict[tuple[int, int], dict[str, Any]] = {}
     for batch in batches:

@@ -127,6 +127,7 @@ def test_numerical_vs_backprop_run_is_well_formed(quick, results_dir, tmp_path):
         data=tiny_data(),
         hidden=25,
         scaling_batch=5,
+        repeats=3,
     )
     assert [r["section"] for r in rows] == ["check", "check", "scaling", "scaling"]
     for r in rows:
@@ -246,7 +247,13 @@ def tiny_sections(monkeypatch):
     monkeypatch.setattr(bench_optim, "SHAPES", [(20, 10), (10,)])
     sections = {
         "grad": lambda quick: bench_numerical_vs_backprop.run(
-            quick, batches=(2,), hidden_sizes=(3,), data=data, hidden=3, scaling_batch=2
+            quick,
+            batches=(2,),
+            hidden_sizes=(3,),
+            data=data,
+            hidden=3,
+            scaling_batch=2,
+            repeats=3,
         ),
         "train": lambda quick: bench_train.run(quick, TINY_CASES[:1], data, use_torch=False),
     }
