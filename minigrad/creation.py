@@ -86,10 +86,8 @@ def randn(
     rng: np.random.Generator | None = None,
 ) -> Tensor:
     """Samples of the standard normal distribution; `seed=` or `rng=` make them reproducible."""
-    dtype = _dtype(dtype)
-    draw_dtype = dtype if dtype in (np.float32, np.float64) else np.float64
-    values = _generator(seed, rng).standard_normal(_shape(shape), dtype=draw_dtype)
-    return Tensor(values.astype(dtype, copy=False), requires_grad=requires_grad)
+    draw = _generator(seed, rng).standard_normal
+    return _random(draw, _shape(shape), _dtype(dtype), requires_grad)
 
 
 def rand(
@@ -100,7 +98,11 @@ def rand(
     rng: np.random.Generator | None = None,
 ) -> Tensor:
     """Samples uniform in [0, 1); `seed=` or `rng=` make them reproducible."""
-    dtype = _dtype(dtype)
+    return _random(_generator(seed, rng).random, _shape(shape), _dtype(dtype), requires_grad)
+
+
+def _random(draw: Any, shape: tuple[int, ...], dtype: np.dtype, requires_grad: bool) -> Tensor:
+    """Draw in `dtype` directly when the generator supports it (float32/64), else convert."""
     draw_dtype = dtype if dtype in (np.float32, np.float64) else np.float64
-    values = _generator(seed, rng).random(_shape(shape), dtype=draw_dtype)
+    values = draw(shape, dtype=draw_dtype)
     return Tensor(values.astype(dtype, copy=False), requires_grad=requires_grad)
