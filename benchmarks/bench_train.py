@@ -77,7 +77,7 @@ CASES = [
         100,
         60_000,
         target=1.25,
-        repeats=15,
+        repeats=21,
         quick_repeats=3,
     ),
     TrainCase(
@@ -86,7 +86,7 @@ CASES = [
         1000,
         10_000,
         target=1.05,
-        repeats=7,
+        repeats=11,
         quick_repeats=2,
     ),
     TrainCase(
@@ -96,7 +96,7 @@ CASES = [
         None,
         kind="gradient",
         target=1.3,
-        repeats=21,
+        repeats=31,
         quick_repeats=5,
     ),
 ]
