@@ -373,3 +373,19 @@ def test_resume_past_the_last_epoch_trains_nothing(tmp_path):
     history = quiet_fit(model, loss_fn, opt, TRAIN, epochs=2, checkpoint=path, resume=True)
     assert history.epochs == 2
     assert all(np.array_equal(before[k], v) for k, v in model.state_dict().items())
+
+
+def test_mlp_initialises_weights_for_its_activation():
+    def widest(model, name):
+        return np.abs(dict(model.named_parameters())[name].data).max()
+
+    fan_in = 400
+    default_bound = 1 / np.sqrt(fan_in)
+    he = MLP((fan_in, 300, 10), activation="relu", seed=0)
+    xavier = MLP((fan_in, 300, 10), activation="tanh", seed=0)
+    default = MLP((fan_in, 300, 10), activation="relu", seed=0, init="default")
+    assert default_bound * 2 < widest(he, "fc1.weight") <= np.sqrt(6 / fan_in)
+    assert default_bound < widest(xavier, "fc1.weight") <= np.sqrt(6 / (fan_in + 300))
+    assert widest(default, "fc1.weight") <= default_bound
+    with pytest.raises(ValueError, match="unknown init 'he'"):
+        MLP((4, 2), init="he")
