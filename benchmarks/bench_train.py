@@ -38,10 +38,10 @@ except ImportError:  # run from a source checkout without installing
 from minigrad_nn import optim
 
 try:
-    from benchmarks.common import interleaved_medians, markdown_table, save_results
+    from benchmarks.common import markdown_table, save_results
     from benchmarks.numpy_floor import NumpyMLP, init_params
 except ImportError:  # run as a script from the benchmarks folder
-    from common import interleaved_medians, markdown_table, save_results  # type: ignore
+    from common import markdown_table, save_results  # type: ignore
     from numpy_floor import NumpyMLP, init_params  # type: ignore
 
 LR = 0.1
@@ -248,6 +248,26 @@ def torch_available() -> bool:
     return True
 
 
+# ---------------------------------------------------------------------------------- timing
+
+
+def alternating_medians(systems: dict[str, Callable[[], None]], repeats: int) -> dict[str, float]:
+    """Median wall time of each callable over `repeats` interleaved rounds, the order reversed
+    every other round: no system always runs right after the same other one (whose caches,
+    freed memory or allocator state it would inherit)."""
+    import statistics
+    import time
+
+    names = list(systems)
+    samples: dict[str, list[float]] = {name: [] for name in names}
+    for round_ in range(repeats):
+        for name in names if round_ % 2 == 0 else reversed(names):
+            start = time.perf_counter()
+            systems[name]()
+            samples[name].append(time.perf_counter() - start)
+    return {name: statistics.median(values) for name, values in samples.items()}
+
+
 # ---------------------------------------------------------------------------------- checks
 
 
@@ -348,7 +368,7 @@ def measure_case(
         calls = 1
         timed = {name: system.epoch for name, system in systems.items()}
     repeats = case.quick_repeats if quick else case.repeats
-    times = interleaved_medians(timed, repeats, warmup=0)
+    times = alternating_medians(timed, repeats)
     per_call = {name: seconds / calls for name, seconds in times.items()}
     row: dict[str, Any] = {
         "kind": "time",
