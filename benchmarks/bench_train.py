@@ -251,17 +251,19 @@ def torch_available() -> bool:
 # ---------------------------------------------------------------------------------- timing
 
 
-def alternating_medians(systems: dict[str, Callable[[], None]], repeats: int) -> dict[str, float]:
-    """Median wall time of each callable over `repeats` interleaved rounds, the order reversed
-    every other round: no system always runs right after the same other one (whose caches,
-    freed memory or allocator state it would inherit)."""
+def rotating_medians(systems: dict[str, Callable[[], None]], repeats: int) -> dict[str, float]:
+    """Median wall time of each callable over `repeats` interleaved rounds. With three or more
+    systems the order rotates by one each round: none runs twice in a row (it would find its
+    weights still in cache) and, for three, each runs after each of the others (rather than
+    always after the same one, inheriting its allocator and cache state); two alternate."""
     import statistics
     import time
 
     names = list(systems)
     samples: dict[str, list[float]] = {name: [] for name in names}
     for round_ in range(repeats):
-        for name in names if round_ % 2 == 0 else reversed(names):
+        shift = round_ % len(names) if len(names) > 2 else 0
+        for name in names[shift:] + names[:shift]:
             start = time.perf_counter()
             systems[name]()
             samples[name].append(time.perf_counter() - start)
@@ -368,7 +370,7 @@ def measure_case(
         calls = 1
         timed = {name: system.epoch for name, system in systems.items()}
     repeats = case.quick_repeats if quick else case.repeats
-    times = alternating_medians(timed, repeats)
+    times = rotating_medians(timed, repeats)
     per_call = {name: seconds / calls for name, seconds in times.items()}
     row: dict[str, Any] = {
         "kind": "time",

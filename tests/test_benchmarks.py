@@ -5,6 +5,7 @@ No test asserts a wall time."""
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import sys
 from pathlib import Path
@@ -362,3 +363,15 @@ def test_full_numerical_gradient_over_budget_is_extrapolated_and_says_so(monkeyp
     assert row["extrapolated"] and row["numerical_elements_timed"] < row["parameters"]
     text = bench_numerical_vs_backprop.table([{"section": "check", **row}])
     assert "extrapolated" in text
+
+
+@pytest.mark.parametrize("n", [2, 3, 4])
+def test_rotating_medians_never_runs_a_system_twice_in_a_row(n):
+    calls = []
+    systems = {str(i): (lambda i=i: calls.append(i)) for i in range(n)}
+    medians = bench_train.rotating_medians(systems, repeats=6)
+    assert set(medians) == set(systems) and len(calls) == 6 * n
+    pairs = list(itertools.pairwise(calls))
+    assert all(a != b for a, b in pairs)
+    if n == 3:  # floor, minigrad, torch: each follows each of the others
+        assert set(pairs) == {(a, b) for a in range(n) for b in range(n) if a != b}
