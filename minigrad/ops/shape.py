@@ -22,7 +22,10 @@ def unbroadcast(grad: Any, shape: tuple[int, ...]) -> Any:
         return grad
     lead = grad.ndim - len(shape)  # axes that broadcasting prepended
     stretched = tuple(lead + i for i, n in enumerate(shape) if n == 1 and grad.shape[lead + i] != 1)
-    return grad.sum(axis=tuple(range(lead)) + stretched).reshape(shape)
+    summed = grad.sum(axis=tuple(range(lead)) + stretched)
+    # Reshape only to restore stretched axes: a reshaped result would be a view, which the
+    # engine must copy before storing it as a leaf's .grad.
+    return summed if summed.shape == shape else summed.reshape(shape)
 
 
 class Reshape(Function):
