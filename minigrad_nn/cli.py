@@ -19,6 +19,7 @@ import numpy as np
 import minigrad as mg
 
 from . import datasets, optim
+from .cli_bench import add_bench_parser
 from .datasets import DatasetError
 from .losses import CrossEntropyLoss
 from .models import ACTIVATIONS, MLP
@@ -96,7 +97,7 @@ non_negative_float = _number_type(float, lambda v: v >= 0, "number >= 0")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The `minigrad` parser with its `train` and `gradcheck` subcommands."""
+    """The `minigrad` parser with its `train`, `gradcheck` and `bench` subcommands."""
     parser = _Parser(
         prog="minigrad",
         description="Train and check neural networks built on minigrad, a NumPy autodiff engine.",
@@ -105,6 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_train(commands)
     _add_gradcheck(commands)
+    add_bench_parser(commands)
     return parser
 
 

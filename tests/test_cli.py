@@ -185,3 +185,12 @@ def test_gradcheck_prints_the_book_names_and_passes(capsys):
 def test_gradcheck_fails_above_the_threshold(capsys):
     assert main(["gradcheck", "--hidden", "2", "--samples", "1", "--threshold", "1e-300"]) == 1
     assert "above the threshold" in one_line_error(capsys.readouterr().err)
+
+
+def test_bench_is_a_minigrad_command(capsys):
+    from minigrad_nn.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["bench", "--help"])
+    assert exit_info.value.code == 0
+    assert "benchmarks of a minigrad clone" in capsys.readouterr().out
