@@ -9,7 +9,8 @@ as in the book. For a batch of 3 and of 100 images:
   * the cost of the numerical gradient per element against two loss evaluations measured in the
     same run (target: at most 1.2x; anything above is overhead of the method, not of the model).
 Then the scaling over hidden sizes 5 to 100: the numerical time grows with the parameter count,
-backprop stays about one forward pass. `--plots` writes a log-log PNG of both curves.
+backprop stays a forward and a backward pass (about two loss evaluations), whatever the
+parameter count. `--plots` writes a log-log PNG of both curves.
 
 `--quick` times the numerical gradient on a random subset of each parameter's elements (blocks
 of adjacent elements at random places) and extrapolates to all of them; the output says so.
@@ -338,7 +339,7 @@ def table(results: list[dict[str, Any]]) -> str:
     if scaling:
         parts.append(
             f"Scaling, batch {scaling[0]['batch']}: numerical time grows with the parameter count, "
-            "backprop stays about one forward pass:\n\n"
+            "backprop stays a forward and a backward pass (about two loss evaluations):\n\n"
             + markdown_table(
                 [
                     "hidden",
