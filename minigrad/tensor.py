@@ -92,6 +92,9 @@ class Tensor:
 
     @data.setter
     def data(self, value: Any) -> None:
+        if value is self._data:  # `t.data -= u`: NumPy changed the array in place
+            self._version += 1
+            return
         array = as_array(value)
         if array.shape != self._data.shape and self._creator is not None:
             raise ValueError(

@@ -70,9 +70,9 @@ class Module:
         elif value is None and any(name in r for r in registries):
             for registry in registries:
                 if name in registry:
-                    registry[name] = None
+                    self._store(registry, name, None)
         elif name in self._buffers:
-            self._buffers[name] = _buffer_array(name, value)
+            self._store(self._buffers, name, _buffer_array(name, value))
         elif name in self._parameters or name in self._modules:
             kind = "a Parameter" if name in self._parameters else "a Module"
             raise TypeError(
@@ -83,7 +83,8 @@ class Module:
             object.__setattr__(self, name, value)
 
     def __getattr__(self, name: str) -> Any:
-        # Only called when normal lookup fails: look in the registries.
+        # Only called when normal lookup fails (registered names are mirrored in __dict__, see
+        # `_store`): look in the registries.
         for registry in ("_parameters", "_buffers", "_modules"):
             entries = self.__dict__.get(registry)
             if entries is not None and name in entries:
@@ -100,7 +101,13 @@ class Module:
         removed from everywhere else."""
         if name not in registry:
             self._forget(name)
+        self._store(registry, name, value)
+
+    def _store(self, registry: OrderedDict[str, Any], name: str, value: Any) -> None:
+        """`registry[name] = value`, mirrored in the instance dict so that `self.weight` is a
+        plain attribute lookup (a `__getattr__` call on every access costs a layer ~2 us)."""
         registry[name] = value
+        self.__dict__[name] = value
 
     def _forget(self, name: str) -> bool:
         """Remove `name` from every registry and the instance dict; True if it was registered."""
@@ -123,7 +130,7 @@ class Module:
         """Register a non-learnable array (e.g. BatchNorm's running mean) that is saved in the
         state dict unless `persistent=False`."""
         self._forget(name)
-        self._buffers[name] = None if value is None else _buffer_array(name, value)
+        self._store(self._buffers, name, None if value is None else _buffer_array(name, value))
         if not persistent:
             self._non_persistent.add(name)
 
@@ -226,7 +233,7 @@ class Module:
         for module in self.modules():
             for name, buffer in module._buffers.items():
                 if buffer is not None and buffer.dtype.kind == "f":
-                    module._buffers[name] = buffer.astype(dtype, copy=False)
+                    module._store(module._buffers, name, buffer.astype(dtype, copy=False))
         return self
 
     def double(self) -> Module:
@@ -384,7 +391,7 @@ class ModuleList(_ModuleSequence):
     def __setitem__(self, index: int, module: Module) -> None:
         if not isinstance(module, Module):
             raise TypeError(f"ModuleList items must be Modules, got {type(module).__name__}")
-        self._modules[str(_list_index(index, len(self)))] = module  # keeps its place
+        self._store(self._modules, str(_list_index(index, len(self))), module)  # keeps its place
 
 
 def _list_index(index: int, length: int) -> int:

@@ -43,7 +43,7 @@ class Affine(MatMul):
 
     def forward(self, x: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.ndarray:
         out = super().forward(x, w)
-        if np.result_type(out, b) == out.dtype:
+        if getattr(b, "dtype", None) == out.dtype or np.result_type(out, b) == out.dtype:
             out += b
         else:
             out = out + b
@@ -52,6 +52,12 @@ class Affine(MatMul):
     def backward(self, grad: Any) -> tuple[Any, Any, Any]:
         gx, gw = super().backward(grad)
         return gx, gw, (grad if self.needs_input_grad[2] else None)
+
+
+def _shape(operand: Any) -> tuple[int, ...]:
+    if isinstance(operand, Tensor | np.ndarray):
+        return operand.shape
+    return np.shape(as_operand(operand))
 
 
 def _check_aligned(x_shape: tuple[int, ...], y_shape: tuple[int, ...]) -> None:
@@ -74,7 +80,7 @@ def _check_aligned(x_shape: tuple[int, ...], y_shape: tuple[int, ...]) -> None:
 def affine(x: Any, weight: Any, bias: Any = None) -> Tensor:
     """x @ weight + bias (the book's Affine), fused into one op when x has a batch axis and
     weight is 2-D; otherwise `matmul(x, weight) + bias`."""
-    x_shape, w_shape = np.shape(as_operand(x)), np.shape(as_operand(weight))
+    x_shape, w_shape = _shape(x), _shape(weight)
     _check_aligned(x_shape, w_shape)
     if bias is None:
         return matmul(x, weight)
@@ -86,7 +92,7 @@ def affine(x: Any, weight: Any, bias: Any = None) -> Tensor:
 def matmul(x: Any, y: Any) -> Tensor:
     """x @ y with NumPy's rules: 1-D·1-D is a dot product, a 1-D operand is a row (left) or a
     column (right) vector, and leading axes of N-D operands broadcast as batches."""
-    x_shape, y_shape = np.shape(as_operand(x)), np.shape(as_operand(y))
+    x_shape, y_shape = _shape(x), _shape(y)
     _check_aligned(x_shape, y_shape)
     row, column = len(x_shape) == 1, len(y_shape) == 1
     if row:
