@@ -229,19 +229,19 @@ class Function:
 
     def _check_versions(self, output: Tensor) -> None:
         """Refuse to backward when an array saved by forward was modified in place since."""
-        saved = self._saved or ()
         for x, version in zip(self.inputs, self._versions, strict=True):
-            if version is not None and x._version != version and _holds(saved, x._data):
-                raise RuntimeError(
-                    f"an input of {self.name} (shape {x.shape}) that is needed for its gradient "
-                    f"was modified in place after the forward pass (version {version} -> "
-                    f"{x._version}); clone it before modifying, or modify it under no_grad before "
-                    "using it"
-                )
-        if output._version != 0 and _holds(saved, output._data):
+            if version is not None and x._version != version:
+                self._refuse_modified(x, f"version {version} -> {x._version}")
+        if output._version:
+            self._refuse_modified(output, "the output")
+
+    def _refuse_modified(self, tensor: Tensor, what: str) -> None:
+        """Raise if `tensor`'s array, modified in place, is one that backward needs."""
+        if _holds(self._saved or (), tensor._data):
             raise RuntimeError(
-                f"the output of {self.name} (shape {output.shape}) is needed for its gradient but "
-                "was modified in place after the forward pass"
+                f"a tensor of shape {tensor.shape} that {self.name} needs for its gradient was "
+                f"modified in place after the forward pass ({what}); clone it before modifying "
+                "it, or modify it under no_grad before using it"
             )
 
 
@@ -422,7 +422,7 @@ def _backward_one(
             not create_graph
             and g is not grad
             and g.base is None
-            and _identity_count(input_grads, g) == 1
+            and (len(input_grads) == 1 or _identity_count(input_grads, g) == 1)
         )
         buffer.add(x, g, owned)
 
