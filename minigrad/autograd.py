@@ -160,8 +160,8 @@ class Function:
                 arrays.append(data)
                 needs_input_grad.append(x._requires_grad)
                 versions.append(x._version)
-            else:
-                arrays.append(as_operand(x))  # a constant: ndarray, Python scalar, list
+            else:  # a constant: ndarray, Python or NumPy scalar, list
+                arrays.append(x if type(x) is np.ndarray else as_operand(x))
                 needs_input_grad.append(False)
                 versions.append(None)
         fn = cls()
