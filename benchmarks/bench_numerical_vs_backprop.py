@@ -39,10 +39,10 @@ except ImportError:  # run from a source checkout without installing
 import minigrad_nn as nn
 
 try:
-    from benchmarks.common import markdown_table, save_results
+    from benchmarks.common import interleaved_samples, markdown_table, save_results
     from benchmarks.numpy_floor import init_params
 except ImportError:  # run as a script from the benchmarks folder
-    from common import markdown_table, save_results  # type: ignore
+    from common import interleaved_samples, markdown_table, save_results  # type: ignore
     from numpy_floor import init_params  # type: ignore
 
 EPS = 1e-4
@@ -109,23 +109,6 @@ def numerical_gradient_timed(
         elapsed += time.perf_counter() - begin
     indices = (starts[:, None] + np.arange(block)).reshape(-1)
     return indices, np.concatenate(values), elapsed
-
-
-def interleaved_samples(
-    systems: dict[str, Callable[[], Any]], repeats: int, warmup: int = 1
-) -> dict[str, list[float]]:
-    """Every wall time (seconds) of each callable, run in turn `repeats` times (the samples
-    behind `common.interleaved_medians`, for statistics other than the median)."""
-    for _ in range(warmup):
-        for run in systems.values():
-            run()
-    times: dict[str, list[float]] = {name: [] for name in systems}
-    for _ in range(repeats):
-        for name, run in systems.items():
-            start = time.perf_counter()
-            run()
-            times[name].append(time.perf_counter() - start)
-    return times
 
 
 def measure_case(

@@ -101,7 +101,8 @@ def raw_adam(params: list[np.ndarray], grads: list[np.ndarray]) -> Callable[[], 
 
 
 def minigrad_step(
-    make: Callable[[list[mg.Tensor]], optim.Optimizer], arrays: list[np.ndarray],
+    make: Callable[[list[mg.Tensor]], optim.Optimizer],
+    arrays: list[np.ndarray],
     grads: list[np.ndarray],
 ) -> Callable[[], None]:
     """The optimizer's step over Tensors wrapping `arrays` (no copy), with `grads`."""
@@ -144,16 +145,27 @@ def run(quick: bool = False) -> list[dict]:
         arrays, grads = random_arrays(0), random_arrays(1)
         ours, baseline = minigrad_step(make, arrays, grads), raw(arrays, grads)
         t_ours, t_raw = median_times([ours, baseline], repeats, number)
-        rows.append({"optimizer": name, "minigrad_ms": 1e3 * t_ours, "numpy_ms": 1e3 * t_raw,
-                     "ratio": t_ours / t_raw, "target": TARGET})
+        rows.append(
+            {
+                "optimizer": name,
+                "minigrad_ms": 1e3 * t_ours,
+                "numpy_ms": 1e3 * t_raw,
+                "ratio": t_ours / t_raw,
+                "target": TARGET,
+            }
+        )
     return rows
 
 
 def markdown(rows: list[dict]) -> str:
-    lines = ["| optimizer | minigrad step (ms) | raw in-place NumPy (ms) | ratio |",
-             "| --- | ---: | ---: | ---: |"]
-    lines += [f"| {r['optimizer']} | {r['minigrad_ms']:.2f} | {r['numpy_ms']:.2f} | "
-              f"{r['ratio']:.3f} |" for r in rows]
+    lines = [
+        "| optimizer | minigrad step (ms) | raw in-place NumPy (ms) | ratio |",
+        "| --- | ---: | ---: | ---: |",
+    ]
+    lines += [
+        f"| {r['optimizer']} | {r['minigrad_ms']:.2f} | {r['numpy_ms']:.2f} | {r['ratio']:.3f} |"
+        for r in rows
+    ]
     return "\n".join(lines)
 
 

@@ -121,6 +121,28 @@ class System:
         return self._losses
 
 
+class UserLoop(System):
+    """The loop a PyTorch-style user writes, shared by minigrad and torch: the same code drives
+    both (`model`, `loss_fn`, `opt`, data and permutation set by the subclass)."""
+
+    def epoch(self) -> None:
+        x, t, perm, n = self.x, self.t, self.perm, self.batch
+        model, loss_fn, opt, losses = self.model, self.loss_fn, self.opt, self._losses
+        for i in range(len(perm) // n):
+            idx = perm[i * n : (i + 1) * n]
+            loss = loss_fn(model(x[idx]), t[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            losses[i] = loss.item()
+
+    def gradient(self) -> None:
+        self.model.zero_grad()
+        loss = self.loss_fn(self.model(self.xb), self.tb)
+        loss.backward()
+        self._losses[0] = loss.item()
+
+
 class Floor(System):
     name = "numpy floor"
 
@@ -153,7 +175,7 @@ def minigrad_model(params: Sequence[np.ndarray]) -> nn.Module:
     return nn.Sequential(*layers[:-1])
 
 
-class Minigrad(System):
+class Minigrad(UserLoop):
     """The user's code: model(x[idx]), CrossEntropyLoss, zero_grad, backward, SGD step."""
 
     name = "minigrad"
@@ -166,23 +188,6 @@ class Minigrad(System):
         self._losses = np.zeros(len(perm) // batch)
         self.xb, self.tb = x[perm[:batch]], t[perm[:batch]]
 
-    def epoch(self) -> None:
-        x, t, perm, n = self.x, self.t, self.perm, self.batch
-        model, loss_fn, opt, losses = self.model, self.loss_fn, self.opt, self._losses
-        for i in range(len(perm) // n):
-            idx = perm[i * n : (i + 1) * n]
-            loss = loss_fn(model(x[idx]), t[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            losses[i] = loss.item()
-
-    def gradient(self) -> None:
-        self.model.zero_grad()
-        loss = self.loss_fn(self.model(self.xb), self.tb)
-        loss.backward()
-        self._losses[0] = loss.item()
-
     def step_once(self, idx: np.ndarray) -> None:
         loss = self.loss_fn(self.model(self.x[idx]), self.t[idx])
         self.opt.zero_grad()
@@ -193,7 +198,7 @@ class Minigrad(System):
         return [p.grad.numpy() for p in self.model.parameters()]
 
 
-class Torch(System):
+class Torch(UserLoop):
     """The same training in PyTorch (only when it is importable; never a dependency)."""
 
     name = "torch"
@@ -217,23 +222,6 @@ class Torch(System):
         self.perm, self.batch = torch.from_numpy(perm), batch
         self._losses = np.zeros(len(perm) // batch)
         self.xb, self.tb = self.x[self.perm[:batch]], self.t[self.perm[:batch]]
-
-    def epoch(self) -> None:
-        x, t, perm, n = self.x, self.t, self.perm, self.batch
-        model, loss_fn, opt, losses = self.model, self.loss_fn, self.opt, self._losses
-        for i in range(len(perm) // n):
-            idx = perm[i * n : (i + 1) * n]
-            loss = loss_fn(model(x[idx]), t[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            losses[i] = loss.item()
-
-    def gradient(self) -> None:
-        self.model.zero_grad()
-        loss = self.loss_fn(self.model(self.xb), self.tb)
-        loss.backward()
-        self._losses[0] = loss.item()
 
     def grads(self) -> list[np.ndarray]:
         grads = [p.grad.numpy() for p in self.model.parameters()]

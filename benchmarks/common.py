@@ -17,10 +17,10 @@ import numpy as np
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
 
-def interleaved_medians(
+def interleaved_samples(
     systems: dict[str, Callable[[], Any]], repeats: int, warmup: int = 1
-) -> dict[str, float]:
-    """Median wall time (seconds) of each callable, run in turn `repeats` times, so that slow
+) -> dict[str, list[float]]:
+    """Every wall time (seconds) of each callable, run in turn `repeats` times, so that slow
     phases of a noisy machine hit every system alike."""
     for _ in range(warmup):
         for run in systems.values():
@@ -31,7 +31,15 @@ def interleaved_medians(
             start = time.perf_counter()
             run()
             times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(values) for name, values in times.items()}
+    return times
+
+
+def interleaved_medians(
+    systems: dict[str, Callable[[], Any]], repeats: int, warmup: int = 1
+) -> dict[str, float]:
+    """Median wall time (seconds) of each callable over interleaved runs."""
+    samples = interleaved_samples(systems, repeats, warmup)
+    return {name: statistics.median(values) for name, values in samples.items()}
 
 
 def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
