@@ -267,8 +267,9 @@ def run_op(op: type[Function], *args: Any, **params: Any) -> Any:
 # Backward: order, accumulation, release.
 
 
-def toposort(*roots: Tensor) -> list[Tensor]:
-    """Tensors the roots depend on through recorded ops, each listed before its inputs.
+def toposort(*roots: Tensor, plain_leaves: bool = True) -> list[Tensor]:
+    """Tensors the roots depend on through recorded ops, each listed before its inputs
+    (without leaves that have no hooks when `plain_leaves` is False).
 
     An iterative post-order depth-first search with an explicit stack, so a chain of 100,000 ops
     needs no recursion."""
@@ -287,7 +288,9 @@ def toposort(*roots: Tensor) -> list[Tensor]:
         creator = tensor._creator
         if creator is not None:
             for x, needed in zip(creator.inputs, creator.needs_input_grad, strict=True):
-                if needed and id(x) not in visited:
+                if not needed or id(x) in visited:
+                    continue
+                if plain_leaves or x._creator is not None or x._hooks:
                     stack.append((x, False))
     order.reverse()
     return order
@@ -300,13 +303,18 @@ class _GradientBuffer:
     over by a rule may be the very array, or a view, of another tensor's gradient (Add passes its
     incoming gradient to both inputs), so such an array is never written into."""
 
-    def __init__(self, create_graph: bool) -> None:
+    def __init__(self, create_graph: bool, leaves_direct: bool) -> None:
         self.create_graph = create_graph
+        # A leaf without hooks needs no total before use: its gradients go straight into .grad.
+        self.leaves_direct = leaves_direct
         self.grads: dict[int, Any] = {}
         self.owned: set[int] = set()  # ids of tensors whose buffered array is ours to write
         # run_backward pops from `grads` directly: an entry is read once, then discarded.
 
     def add(self, tensor: Tensor, grad: Any, owned: bool) -> None:
+        if self.leaves_direct and tensor._creator is None and not tensor._hooks:
+            _accumulate_grad(tensor, grad, owned, self.create_graph)
+            return
         key = id(tensor)
         current = self.grads.get(key)
         if current is None:
@@ -333,7 +341,7 @@ def run_backward(
 
     Without `inputs`, leaves accumulate into `.grad`. With `inputs` (this is `mg.grad`), their
     gradients are returned instead and no `.grad` is touched."""
-    buffer = _GradientBuffer(create_graph)
+    buffer = _GradientBuffer(create_graph, leaves_direct=inputs is None)
     for root, grad in zip(roots, root_grads, strict=True):
         if not root.requires_grad:
             raise RuntimeError(
@@ -346,7 +354,7 @@ def run_backward(
     results: list[Any] = [None] * len(inputs) if inputs is not None else []
 
     with set_grad_enabled(create_graph):
-        for tensor in toposort(*roots):
+        for tensor in toposort(*roots, plain_leaves=inputs is not None):
             key = id(tensor)
             grad = buffer.grads.pop(key, None)
             if grad is None:
