@@ -266,3 +266,12 @@ def test_in_place_changes_of_a_tensor_requiring_grad_need_no_grad():
     with mg.no_grad():
         w[0] = 5.0
     np.testing.assert_array_equal(w.data, [5.0, 1.0, 1.0])
+
+
+def test_join_functions_reject_unknown_keywords():
+    x = mg.ones(2)
+    with pytest.raises(TypeError, match="unexpected keyword argument"):
+        mg.cat([x, x], axes=0)
+    with pytest.raises(TypeError, match="unexpected keyword argument"):
+        mg.stack([x, x], dims=0)
+    assert mg.cat([x, x], dim=0).shape == (4,) and mg.stack([x, x], dim=1).shape == (2, 2)

@@ -231,13 +231,22 @@ def getitem(x: Any, index: Any) -> Tensor:
     return GetItem.apply(x, index=_index_arrays(index))
 
 
-def concatenate(tensors: Any, axis: int = 0, **torch_names: Any) -> Tensor:
-    """Join tensors along an existing axis (`dim=` accepted)."""
+def _join_args(
+    tensors: Any, axis: int, torch_names: dict[str, Any], what: str
+) -> tuple[list[Any], int, int]:
+    """The tensors as a list, the axis (`dim=` accepted) and the first tensor's ndim."""
     axis = torch_names.pop("dim", axis)
+    if torch_names:
+        raise TypeError(f"unexpected keyword argument(s): {', '.join(sorted(torch_names))}")
     tensors = list(tensors)
     if not tensors:
-        raise ValueError("need at least one tensor to concatenate")
-    ndim = np.ndim(as_operand(tensors[0]))
+        raise ValueError(f"need at least one tensor to {what}")
+    return tensors, axis, np.ndim(as_operand(tensors[0]))
+
+
+def concatenate(tensors: Any, axis: int = 0, **torch_names: Any) -> Tensor:
+    """Join tensors along an existing axis (`dim=` accepted)."""
+    tensors, axis, ndim = _join_args(tensors, axis, torch_names, "concatenate")
     if ndim == 0:
         raise ValueError("zero-dimensional tensors cannot be concatenated")
     return Concatenate.apply(*tensors, axis=_axis_index(axis, ndim))
@@ -248,11 +257,7 @@ cat = concatenate
 
 def stack(tensors: Any, axis: int = 0, **torch_names: Any) -> Tensor:
     """Join tensors of equal shape along a new axis (`dim=` accepted)."""
-    axis = torch_names.pop("dim", axis)
-    tensors = list(tensors)
-    if not tensors:
-        raise ValueError("need at least one tensor to stack")
-    ndim = np.ndim(as_operand(tensors[0]))
+    tensors, axis, ndim = _join_args(tensors, axis, torch_names, "stack")
     return Stack.apply(*tensors, axis=_axis_index(axis, ndim + 1))
 
 
