@@ -2,8 +2,9 @@
 
 A forward call `Op.apply(x, y)` runs `Op.forward` on ndarrays and, when grad mode is on and an
 input requires grad, links the output Tensor to the Function that made it. `backward` walks that
-graph from the output to the leaves in reverse topological order (an explicit stack, no recursion),
-calling each Function's `backward` once with the sum of the gradients that reached its output.
+graph from the output to the leaves in reverse topological order (ops by decreasing depth, taken
+from a heap: no recursion), calling each Function's `backward` once with the sum of the gradients
+that reached its output.
 
 Every gradient rule is written once, in NumPy terms, and serves two modes:
   * plain: the rule sees ndarrays (the fast path; no Tensor is made for an intermediate gradient);
@@ -15,6 +16,7 @@ Every gradient rule is written once, in NumPy terms, and serves two modes:
 from __future__ import annotations
 
 import contextlib
+import heapq
 import sys
 import threading
 from collections.abc import Iterator, Sequence
@@ -137,6 +139,9 @@ class Function:
     _saved: tuple[Any, ...] | None = ()
     _graph_mode = False  # True while backward runs with create_graph
     _output: Tensor | None = None  # the output Tensor, during a create_graph backward only
+    #: 1 + the largest depth among the ops that made the inputs (0 for a graph's leaves): an op is
+    #: always deeper than every op before it in the graph, which is what orders the backward pass.
+    depth = 0
     call_site = ""  # file:line of the user code that called the op (under detect_anomaly)
 
     @property
@@ -152,14 +157,19 @@ class Function:
         arrays: list[Any] = []
         needs_input_grad: list[bool] = []
         versions: list[int | None] = []
+        depth = 0
         for x in inputs:
             if isinstance(x, Tensor):
                 data = x._data
-                if arrays and _holds(arrays, data):  # one array, two inputs (x * x.detach()):
-                    data = data.view()  # each its own object, so a saved array names its input
+                for earlier in arrays:  # one array, two inputs (x * x.detach()): give each its
+                    if earlier is data:  # own object, so that a saved array names its input
+                        data = data.view()
+                        break
                 arrays.append(data)
                 needs_input_grad.append(x._requires_grad)
                 versions.append(x._version)
+                if x._creator is not None and x._creator.depth > depth:
+                    depth = x._creator.depth
             else:  # a constant: ndarray, Python or NumPy scalar, list
                 arrays.append(x if type(x) is np.ndarray else as_operand(x))
                 needs_input_grad.append(False)
@@ -172,7 +182,8 @@ class Function:
         if type(out) is not np.ndarray:  # NumPy returns scalars from 0-d operations
             scalar, out = out, np.asarray(out)
             # A saved output must stay the output's own array, to be found under create_graph.
-            fn._saved = tuple(out if a is scalar else a for a in fn._saved)
+            if fn._saved and _holds(fn._saved, scalar):
+                fn._saved = tuple(out if a is scalar else a for a in fn._saved)
         if _modes.anomaly:
             fn.call_site = _user_call_site()
             _check_finite(fn, out, "forward")
@@ -184,6 +195,7 @@ class Function:
             fn.needs_input_grad = needs_input_grad
             fn._versions = versions
             fn._arrays = arrays
+            fn.depth = depth + 1
             result._creator = fn
         return result
 
@@ -267,41 +279,19 @@ def run_op(op: type[Function], *args: Any, **params: Any) -> Any:
 # Backward: order, accumulation, release.
 
 
-def toposort(*roots: Tensor, plain_leaves: bool = True) -> list[Tensor]:
-    """Tensors the roots depend on through recorded ops, each listed before its inputs
-    (without leaves that have no hooks when `plain_leaves` is False).
-
-    An iterative post-order depth-first search with an explicit stack, so a chain of 100,000 ops
-    needs no recursion."""
-    order: list[Tensor] = []
-    visited: set[int] = set()
-    stack: list[tuple[Tensor, bool]] = [(root, False) for root in reversed(roots)]
-    while stack:
-        tensor, inputs_done = stack.pop()
-        if inputs_done:
-            order.append(tensor)
-            continue
-        if id(tensor) in visited:
-            continue
-        visited.add(id(tensor))
-        stack.append((tensor, True))
-        creator = tensor._creator
-        if creator is not None:
-            for x, needed in zip(creator.inputs, creator.needs_input_grad, strict=True):
-                if not needed or id(x) in visited:
-                    continue
-                if plain_leaves or x._creator is not None or x._hooks:
-                    stack.append((x, False))
-    order.reverse()
-    return order
-
-
 class _GradientBuffer:
-    """Gradients on their way to each tensor during one backward, summed as they arrive.
+    """Gradients on their way to each tensor during one backward, summed as they arrive, and the
+    order in which the tensors are taken.
 
-    In the plain mode a sum is done in place when the buffer owns the array. A gradient handed
-    over by a rule may be the very array, or a view, of another tensor's gradient (Add passes its
-    incoming gradient to both inputs), so such an array is never written into."""
+    Order: a tensor waits in a heap keyed by its op's depth. Every op is deeper than the ops that
+    made its inputs, so when the deepest waiting tensor is taken, every op that could still add to
+    its gradient has run: taking tensors by decreasing depth is a topological order, found as the
+    gradients arrive (no separate walk of the graph, no recursion). Ties go by arrival, so a
+    backward always sums in the same order.
+
+    Sums: in the plain mode a sum is done in place when the buffer owns the array. A gradient
+    handed over by a rule may be the very array, or a view, of another tensor's gradient (Add
+    passes its incoming gradient to both inputs), so such an array is never written into."""
 
     def __init__(self, create_graph: bool, leaves_direct: bool) -> None:
         self.create_graph = create_graph
@@ -309,7 +299,8 @@ class _GradientBuffer:
         self.leaves_direct = leaves_direct
         self.grads: dict[int, Any] = {}
         self.owned: set[int] = set()  # ids of tensors whose buffered array is ours to write
-        # run_backward pops from `grads` directly: an entry is read once, then discarded.
+        self.waiting: list[tuple[int, int, Tensor]] = []  # a heap of (-depth, arrival, tensor)
+        self.arrivals = 0
 
     def add(self, tensor: Tensor, grad: Any, owned: bool) -> None:
         if self.leaves_direct and tensor._creator is None and not tensor._hooks:
@@ -321,6 +312,9 @@ class _GradientBuffer:
             self.grads[key] = grad
             if owned:
                 self.owned.add(key)
+            depth = tensor._creator.depth if tensor._creator is not None else 0
+            self.arrivals += 1
+            heapq.heappush(self.waiting, (-depth, self.arrivals, tensor))
         elif self.create_graph:
             self.grads[key] = current + grad
         elif key in self.owned:
@@ -328,6 +322,12 @@ class _GradientBuffer:
         else:  # a new array, ours to write (asarray: NumPy gives a scalar for a 0-d sum)
             self.grads[key] = np.asarray(current + grad)
             self.owned.add(key)
+
+    def pop(self) -> tuple[Tensor, Any, bool]:
+        """The deepest waiting tensor, its total gradient, and whether that array is ours."""
+        tensor = heapq.heappop(self.waiting)[2]
+        key = id(tensor)
+        return tensor, self.grads.pop(key), key in self.owned
 
 
 def run_backward(
@@ -353,13 +353,12 @@ def run_backward(
     wanted = {id(t): i for i, t in enumerate(inputs)} if inputs is not None else None
     results: list[Any] = [None] * len(inputs) if inputs is not None else []
 
-    with set_grad_enabled(create_graph):
-        for tensor in toposort(*roots, plain_leaves=inputs is not None):
-            key = id(tensor)
-            grad = buffer.grads.pop(key, None)
-            if grad is None:
-                continue
-            owned = key in buffer.owned
+    # Rules run with grad mode set to create_graph (a plain `_modes` swap: this is every
+    # backward's cost, and the context manager's is several calls).
+    grad_enabled, _modes.grad_enabled = _modes.grad_enabled, create_graph
+    try:
+        while buffer.waiting:
+            tensor, grad, owned = buffer.pop()
             if tensor._hooks:
                 grad, owned = _run_hooks(tensor, grad, create_graph), False
             if wanted is not None:
@@ -373,18 +372,24 @@ def run_backward(
                 _backward_one(fn, tensor, grad, buffer, create_graph)
                 if not retain_graph:
                     fn.release()
+    finally:
+        _modes.grad_enabled = grad_enabled
     return results if inputs is not None else None
 
 
 def _root_gradient(root: Tensor, grad: Any, create_graph: bool) -> Any:
     """The gradient that starts a backward: ones for a one-element output, else the user's."""
     if grad is None:
-        if root.size != 1:
+        data = root._data
+        if data.size != 1:
             raise RuntimeError(
                 f"grad can be implicitly created only for outputs with one element; this output "
-                f"has shape {root.shape}: pass grad= (e.g. mg.ones_like(out)) or reduce it first"
+                f"has shape {data.shape}: pass grad= (e.g. mg.ones_like(out)) or reduce it first"
             )
-        grad = np.ones(root.shape, dtype=root.dtype)
+        ones = np.array(1, data.dtype)  # (np.ones is a Python wrapper: this is one C call)
+        if data.ndim:
+            ones = ones.reshape(data.shape)
+        return Tensor(ones) if create_graph else ones
     elif isinstance(grad, Tensor):
         grad = grad if create_graph else grad._data
     else:
@@ -411,12 +416,15 @@ def _backward_one(
             fn._graph_mode, fn._output = False, None
     else:
         input_grads = fn.backward(grad)
-    if not isinstance(input_grads, tuple | list) or len(input_grads) != len(fn.inputs):
+    if not isinstance(input_grads, (tuple, list)) or len(input_grads) != len(fn.inputs):
         raise RuntimeError(
             f"{fn.name}.backward must return a tuple of {len(fn.inputs)} gradient(s), one per "
             f"input of forward (None where there is none), not {type(input_grads).__name__} "
             f"{input_grads!r:.60}"
         )
+    # An array is ours to sum into in place only if fresh: not the incoming gradient, not a view
+    # of another array, and not handed to two inputs at once.
+    may_own = not create_graph and (len(input_grads) == 1 or _distinct(input_grads))
     for x, needed, g in zip(fn.inputs, fn.needs_input_grad, input_grads, strict=True):
         if not needed or g is None:
             continue
@@ -424,23 +432,18 @@ def _backward_one(
             g = _fit_to_input(fn, g, x)
         if _modes.anomaly:
             _check_finite(fn, np.asarray(g), "backward")
-        # Ours to write into only if fresh: not the incoming gradient, not a view of an array,
-        # and not handed to two inputs at once.
-        owned = (
-            not create_graph
-            and g is not grad
-            and g.base is None
-            and (len(input_grads) == 1 or _identity_count(input_grads, g) == 1)
-        )
-        buffer.add(x, g, owned)
+        buffer.add(x, g, may_own and g is not grad and g.base is None)
 
 
-def _identity_count(items: Sequence[Any], obj: Any) -> int:
-    count = 0
+def _distinct(items: Sequence[Any]) -> bool:
+    """Whether no object appears twice among `items` (None aside)."""
+    seen: list[Any] = []
     for item in items:
-        if item is obj:
-            count += 1
-    return count
+        if item is not None:
+            if _holds(seen, item):
+                return False
+            seen.append(item)
+    return True
 
 
 def _fit_to_input(fn: Function, grad: Any, x: Tensor) -> Any:
@@ -454,6 +457,8 @@ def _fit_to_input(fn: Function, grad: Any, x: Tensor) -> Any:
                 f"shape {x.shape}"
             )
         grad = unbroadcast(grad, x.shape)
+        if not isinstance(grad, np.ndarray | Tensor):  # a full sum gives a NumPy scalar
+            grad = np.asarray(grad)
     if grad.dtype != x.dtype:
         grad = grad.astype(x.dtype)
     return grad

@@ -121,7 +121,8 @@ class CrossEntropy(Function):
 
     def forward(self, x: np.ndarray, target: np.ndarray, reduction: str) -> np.ndarray:
         shifted, e, total = _shifted_exp(x, -1)
-        self.probs = e / total
+        e /= total
+        self.probs = e
         self.rows = np.arange(x.shape[0])
         self.reduction = reduction
         self.save_for_backward(x, target)
@@ -140,7 +141,7 @@ class CrossEntropy(Function):
         scale = self._scale(grad)
         gx = gt = None
         if self.needs_input_grad[0]:
-            gx = self._softmax_minus_target(x, target) * scale
+            gx = self._scaled_residual(x, target, scale)
         if self.needs_input_grad[1]:
             gt = -run_op(LogSoftmax, x, axis=-1) * scale
         return gx, gt
@@ -153,18 +154,20 @@ class CrossEntropy(Function):
             return grad
         return grad.reshape((len(self.rows), 1))
 
-    def _softmax_minus_target(self, x: Any, target: Any) -> Any:
-        """softmax(x) - t. Under create_graph the softmax is recomputed from the graph's x, so
-        that the result can be differentiated again; otherwise the saved one is used."""
+    def _scaled_residual(self, x: Any, target: Any, scale: Any) -> Any:
+        """(softmax(x) - t)·scale. Under create_graph the softmax is recomputed from the graph's
+        x, so that the result can be differentiated again; otherwise the saved one is used."""
         if self._graph_mode:
             probs = run_op(Softmax, x, axis=-1)
             if target.dtype.kind != "f":
                 target = _one_hot(target, probs.shape[-1], probs.dtype)
-            return probs - target
+            return (probs - target) * scale
         if target.dtype.kind == "f":
-            return self.probs - target
-        residual = self.probs.copy()
-        residual[self.rows, target] -= 1
+            return (self.probs - target) * scale
+        # Scale first, then subtract the scaled one-hot: no copy of probs (kept for a second
+        # backward with retain_graph), one pass less than copy, subtract, scale.
+        residual = self.probs * scale
+        residual[self.rows, target] -= scale if self.reduction != "none" else scale[:, 0]
         return residual
 
     def release(self) -> None:
@@ -188,13 +191,14 @@ def cross_entropy(
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"label_smoothing must be in [0, 1], got {label_smoothing}")
     logits = _tensor(logits)
-    if logits.ndim not in (1, 2) or logits.dtype.kind != "f":
+    data = logits.data
+    if data.ndim not in (1, 2) or data.dtype.kind != "f":
         raise ValueError(
             f"cross_entropy expects floating logits of shape (N, C) or (C,), got shape "
-            f"{logits.shape} and dtype {logits.dtype}"
+            f"{data.shape} and dtype {data.dtype}"
         )
-    target = _checked_target(target, logits)
-    single = logits.ndim == 1
+    target = _checked_target(target, data)
+    single = data.ndim == 1
     if single:
         logits, target = logits.reshape(1, -1), target.reshape((1, *target.shape))
     if label_smoothing:
@@ -203,12 +207,13 @@ def cross_entropy(
     return loss.reshape(()) if single and reduction == "none" else loss
 
 
-def _checked_target(target: Any, logits: Tensor) -> Any:
+def _checked_target(target: Any, logits: np.ndarray) -> Any:
     """The target as int class indices or probabilities in the logits' dtype, after checking
     its dtype, shape and label range. A target Tensor that requires grad stays a Tensor."""
     if not (isinstance(target, Tensor) and target.requires_grad):
         target = np.asarray(target.data if isinstance(target, Tensor) else target)
-    index_shape, num_classes = logits.shape[:-1], logits.shape[-1]
+    shape = logits.shape
+    index_shape, num_classes = shape[:-1], shape[-1]
     if target.dtype.kind in "iu":
         if target.shape != index_shape:
             raise ValueError(_shape_message(target, logits))
@@ -232,7 +237,7 @@ def _checked_target(target: Any, logits: Tensor) -> Any:
     return target.astype(logits.dtype, copy=False)
 
 
-def _shape_message(target: Any, logits: Tensor) -> str:
+def _shape_message(target: Any, logits: np.ndarray) -> str:
     return (
         f"target shape {target.shape} does not match logits shape {logits.shape}: expected class "
         f"indices of shape {logits.shape[:-1]} or probabilities of shape {logits.shape}"
@@ -240,12 +245,22 @@ def _shape_message(target: Any, logits: Tensor) -> str:
 
 
 def _check_labels(labels: np.ndarray, num_classes: int) -> None:
-    if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
+    if not labels.size:
+        return
+    if labels.dtype.kind == "i" and labels.dtype.isnative:
+        # One reduction checks both ends: seen as unsigned, a negative label is a huge number.
+        out_of_range = labels.view(_UNSIGNED[labels.dtype.itemsize]).max() >= num_classes
+    else:
+        out_of_range = labels.min() < 0 or labels.max() >= num_classes
+    if out_of_range:
         bad = (labels < 0) | (labels >= num_classes)
         raise ValueError(
             f"target label {labels[bad].flat[0]} is out of range for {num_classes} classes "
             f"(labels must be in 0..{num_classes - 1})"
         )
+
+
+_UNSIGNED = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}
 
 
 def _smoothed(target: Any, num_classes: int, smoothing: float, dtype: Any) -> Any:

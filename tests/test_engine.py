@@ -726,6 +726,17 @@ def test_gradient_of_a_reduction_is_writable_and_accumulates():
     np.testing.assert_allclose(x.grad.data, [[5 + 1 / 6] + [1 + 1 / 6] * 2, [1 + 1 / 6] * 3])
 
 
+def test_a_full_sum_arriving_first_is_summed_with_later_gradients():
+    # u's first gradient is its broadcast gradient summed to 0-d (NumPy returns a scalar for a
+    # full sum); the second must still be added into it.
+    s = mg.tensor(2.0, dtype=np.float64, requires_grad=True)
+    u = s * 1.0
+    v = mg.tensor(np.ones((2, 3)), requires_grad=True)
+    ((u * v).sum() + (u * 3.0) * 1.0).backward()
+    assert s.grad.item() == 9.0
+    assert type(s.grad.data) is np.ndarray and s.grad.shape == ()
+
+
 def test_a_hooks_result_is_copied_into_grad():
     kept = mg.tensor([7.0, 7.0])
     x = mg.tensor([1.0, 2.0], requires_grad=True)

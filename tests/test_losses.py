@@ -190,12 +190,27 @@ def test_cross_entropy_keeps_float32():
 # -- cross-entropy: errors ---------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("bad", [4, 9, -1])
-def test_cross_entropy_names_an_out_of_range_label(bad):
+LABEL_DTYPES = ["int8", "int16", "int32", "int64", ">i8", "uint8", "uint64"]
+
+
+@pytest.mark.parametrize(
+    ("bad", "label_dtype"),
+    [(b, d) for d in LABEL_DTYPES for b in (4, 9, -1, -128) if b >= 0 or not d.startswith("u")],
+)
+def test_cross_entropy_names_an_out_of_range_label(bad, label_dtype):
     x, t = logits_and_labels()
+    t = t.astype(label_dtype)
     t[2] = bad
     with pytest.raises(ValueError, match=rf"label {bad} is out of range for 4 classes"):
         F.cross_entropy(x, t)
+
+
+@pytest.mark.parametrize("label_dtype", LABEL_DTYPES)
+def test_cross_entropy_accepts_every_integer_label_dtype(label_dtype):
+    x, t = logits_and_labels()
+    t[0], t[1] = 0, 3  # both ends of the range
+    expected = F.cross_entropy(x, t).item()
+    assert F.cross_entropy(x, t.astype(label_dtype)).item() == expected
 
 
 @pytest.mark.parametrize(

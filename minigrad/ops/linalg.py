@@ -34,30 +34,53 @@ class MatMul(Function):
         return gx, gy
 
 
-class Affine(MatMul):
-    """Y = X @ W + b in one node, the book's Affine layer: MatMul's gradients for X and W, and
-    db = dY, which the engine sums over the batch axes back to b's shape (db = Σ dY).
+class Affine(Function):
+    """Y = X @ W + b in one node, the book's Affine layer, for W 2-D and X with a batch axis:
+    dX = dY·Wᵀ, dW = Xᵀ·dY, and db = dY, which the engine sums over the batch axes back to b's
+    shape (db = Σ dY).
 
-    One node instead of two halves the per-op overhead of a Linear layer, and adding b in place
-    saves allocating a second (batch, out) array."""
+    One node instead of two (matmul, then add) halves the per-op overhead of a Linear layer, and
+    adding b in place saves allocating a second (batch, out) array."""
 
-    def forward(self, x: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.ndarray:
-        out = super().forward(x, w)
-        if getattr(b, "dtype", None) == out.dtype or np.result_type(out, b) == out.dtype:
-            out += b
+    broadcasting = True
+
+    def forward(self, x: np.ndarray, w: np.ndarray, b: Any) -> np.ndarray:
+        if x.shape[-1] != w.shape[0]:
+            raise ValueError(_not_aligned(x.shape, w.shape))
+        self.save_for_backward(x, w)
+        out = x @ w
+        if type(b) is np.ndarray and b.ndim <= 1 and b.dtype == out.dtype:
+            out += b  # cannot change out's shape or dtype: safe in place
         else:
             out = out + b
         return out
 
     def backward(self, grad: Any) -> tuple[Any, Any, Any]:
-        gx, gw = super().backward(grad)
+        x, w = self.saved_tensors
+        gx = grad @ w.T if self.needs_input_grad[0] else None
+        gw = x.swapaxes(-1, -2) @ grad if self.needs_input_grad[1] else None
         return gx, gw, (grad if self.needs_input_grad[2] else None)
+
+
+def _ndim(operand: Any) -> int:
+    if isinstance(operand, Tensor):
+        return operand._data.ndim
+    return operand.ndim if isinstance(operand, np.ndarray) else np.ndim(as_operand(operand))
 
 
 def _shape(operand: Any) -> tuple[int, ...]:
     if isinstance(operand, Tensor | np.ndarray):
         return operand.shape
     return np.shape(as_operand(operand))
+
+
+def _not_aligned(x_shape: tuple[int, ...], y_shape: tuple[int, ...]) -> str:
+    inner_y = y_shape[0] if len(y_shape) == 1 else y_shape[-2]
+    return (
+        f"shapes {x_shape} and {y_shape} are not aligned: {x_shape[-1]} (last axis of the "
+        f"first) != {inner_y} ({'only' if len(y_shape) == 1 else 'second-to-last'} axis of the "
+        "second)"
+    )
 
 
 def _check_aligned(x_shape: tuple[int, ...], y_shape: tuple[int, ...]) -> None:
@@ -67,26 +90,18 @@ def _check_aligned(x_shape: tuple[int, ...], y_shape: tuple[int, ...]) -> None:
             f"matmul: shapes {x_shape} and {y_shape}: operands must have at least one dimension "
             "(use * for a scalar)"
         )
-    inner_x = x_shape[-1]
     inner_y = y_shape[0] if len(y_shape) == 1 else y_shape[-2]
-    if inner_x != inner_y:
-        raise ValueError(
-            f"matmul: shapes {x_shape} and {y_shape} are not aligned: {inner_x} (last axis of "
-            f"the first) != {inner_y} ({'only' if len(y_shape) == 1 else 'second-to-last'} axis "
-            "of the second)"
-        )
+    if x_shape[-1] != inner_y:
+        raise ValueError(f"matmul: {_not_aligned(x_shape, y_shape)}")
 
 
 def affine(x: Any, weight: Any, bias: Any = None) -> Tensor:
     """x @ weight + bias (the book's Affine), fused into one op when x has a batch axis and
     weight is 2-D; otherwise `matmul(x, weight) + bias`."""
-    x_shape, w_shape = _shape(x), _shape(weight)
-    _check_aligned(x_shape, w_shape)
-    if bias is None:
-        return matmul(x, weight)
-    if len(x_shape) < 2 or len(w_shape) != 2:
-        return matmul(x, weight) + bias
-    return Affine.apply(x, weight, bias)
+    if bias is not None and _ndim(x) >= 2 and _ndim(weight) == 2:
+        return Affine.apply(x, weight, bias)  # checks that the shapes align
+    out = matmul(x, weight)
+    return out if bias is None else out + bias
 
 
 def matmul(x: Any, y: Any) -> Tensor:
