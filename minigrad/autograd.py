@@ -239,14 +239,6 @@ class Function:
         """Free the saved arrays; a later backward through this node raises."""
         self._saved = None
 
-    def _check_versions(self, output: Tensor) -> None:
-        """Refuse to backward when an array saved by forward was modified in place since."""
-        for x, version in zip(self.inputs, self._versions, strict=True):
-            if version is not None and x._version != version:
-                self._refuse_modified(x, f"version {version} -> {x._version}")
-        if output._version:
-            self._refuse_modified(output, "the output")
-
     def _refuse_modified(self, tensor: Tensor, what: str) -> None:
         """Raise if `tensor`'s array, modified in place, is one that backward needs."""
         if _holds(self._saved or (), tensor._data):
@@ -297,6 +289,7 @@ class _GradientBuffer:
         self.create_graph = create_graph
         # A leaf without hooks needs no total before use: its gradients go straight into .grad.
         self.leaves_direct = leaves_direct
+        self.anomaly = _modes.anomaly  # read once: a thread-local read costs as much as a call
         self.grads: dict[int, Any] = {}
         self.owned: set[int] = set()  # ids of tensors whose buffered array is ours to write
         self.waiting: list[tuple[int, int, Tensor]] = []  # a heap of (-depth, arrival, tensor)
@@ -405,7 +398,12 @@ def _backward_one(
     fn: Function, output: Tensor, grad: Any, buffer: _GradientBuffer, create_graph: bool
 ) -> None:
     """Call one Function's backward and hand each input's gradient to the buffer."""
-    fn._check_versions(output)
+    # Refuse to go on if an array that forward saved was modified in place since.
+    for x, version in zip(fn.inputs, fn._versions, strict=True):
+        if version is not None and x._version != version:
+            fn._refuse_modified(x, f"version {version} -> {x._version}")
+    if output._version:
+        fn._refuse_modified(output, "the output")
     if fn._saved is None:
         fn.saved_tensors  # noqa: B018 -- raises the "backward a second time" error
     if create_graph:
@@ -430,7 +428,7 @@ def _backward_one(
             continue
         if type(g) is not np.ndarray or g.shape != x._data.shape or g.dtype != x._data.dtype:
             g = _fit_to_input(fn, g, x)
-        if _modes.anomaly:
+        if buffer.anomaly:
             _check_finite(fn, np.asarray(g), "backward")
         buffer.add(x, g, may_own and g is not grad and g.base is None)
 
@@ -450,17 +448,18 @@ def _fit_to_input(fn: Function, grad: Any, x: Tensor) -> Any:
     """Bring an input's gradient to exactly the input's shape and dtype (see `unbroadcast`)."""
     if type(grad) is not np.ndarray and not isinstance(grad, Tensor):
         grad = np.asarray(grad)  # NumPy returns scalars from 0-d arithmetic
-    if grad.shape != x.shape:
+    shape, dtype = x._data.shape, x._data.dtype
+    if grad.shape != shape:
         if not fn.broadcasting:
             raise RuntimeError(
                 f"{fn.name}.backward returned a gradient of shape {grad.shape} for an input of "
-                f"shape {x.shape}"
+                f"shape {shape}"
             )
-        grad = unbroadcast(grad, x.shape)
+        grad = unbroadcast(grad, shape)
         if not isinstance(grad, np.ndarray | Tensor):  # a full sum gives a NumPy scalar
             grad = np.asarray(grad)
-    if grad.dtype != x.dtype:
-        grad = grad.astype(x.dtype)
+    if grad.dtype != dtype:
+        grad = grad.astype(dtype)
     return grad
 
 

@@ -63,9 +63,7 @@ class Affine(Function):
 
 
 def _ndim(operand: Any) -> int:
-    if isinstance(operand, Tensor):
-        return operand._data.ndim
-    return operand.ndim if isinstance(operand, np.ndarray) else np.ndim(as_operand(operand))
+    return np.ndim(as_operand(operand))
 
 
 def _shape(operand: Any) -> tuple[int, ...]:
@@ -98,8 +96,14 @@ def _check_aligned(x_shape: tuple[int, ...], y_shape: tuple[int, ...]) -> None:
 def affine(x: Any, weight: Any, bias: Any = None) -> Tensor:
     """x @ weight + bias (the book's Affine), fused into one op when x has a batch axis and
     weight is 2-D; otherwise `matmul(x, weight) + bias`."""
-    if bias is not None and _ndim(x) >= 2 and _ndim(weight) == 2:
-        return Affine.apply(x, weight, bias)  # checks that the shapes align
+    if bias is not None:
+        # The common case, a batch of Tensors through a layer, is tested first without calls.
+        batch_of_tensors = (
+            isinstance(x, Tensor) and isinstance(weight, Tensor)
+            and x._data.ndim >= 2 and weight._data.ndim == 2
+        )
+        if batch_of_tensors or (_ndim(x) >= 2 and _ndim(weight) == 2):
+            return Affine.apply(x, weight, bias)  # checks that the shapes align
     out = matmul(x, weight)
     return out if bias is None else out + bias
 

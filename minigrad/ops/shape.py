@@ -21,6 +21,8 @@ def unbroadcast(grad: Any, shape: tuple[int, ...]) -> Any:
     if grad.shape == shape:
         return grad
     lead = grad.ndim - len(shape)  # axes that broadcasting prepended
+    if grad.shape[lead:] == shape:  # only prepended axes (a bias, say): sum them away
+        return grad.sum(axis=tuple(range(lead)))
     stretched = tuple(lead + i for i, n in enumerate(shape) if n == 1 and grad.shape[lead + i] != 1)
     summed = grad.sum(axis=tuple(range(lead)) + stretched)
     # Reshape only to restore stretched axes: a reshaped result would be a view, which the
