@@ -20,6 +20,7 @@ and the peak memory of one training step (tracemalloc)                  <= 1.5x 
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
 import tracemalloc
 from collections.abc import Callable, Sequence
@@ -239,12 +240,13 @@ def torch_available() -> bool:
 # ---------------------------------------------------------------------------------- timing
 
 
-def rotating_medians(systems: dict[str, Callable[[], None]], repeats: int) -> dict[str, float]:
-    """Median wall time of each callable over `repeats` interleaved rounds. With three or more
+def rotating_samples(
+    systems: dict[str, Callable[[], None]], repeats: int
+) -> dict[str, list[float]]:
+    """Wall times of each callable over `repeats` interleaved rounds. With three or more
     systems the order rotates by one each round: none runs twice in a row (it would find its
     weights still in cache) and, for three, each runs after each of the others (rather than
     always after the same one, inheriting its allocator and cache state); two alternate."""
-    import statistics
     import time
 
     names = list(systems)
@@ -255,7 +257,20 @@ def rotating_medians(systems: dict[str, Callable[[], None]], repeats: int) -> di
             start = time.perf_counter()
             systems[name]()
             samples[name].append(time.perf_counter() - start)
+    return samples
+
+
+def rotating_medians(systems: dict[str, Callable[[], None]], repeats: int) -> dict[str, float]:
+    """Median wall time of each callable over `repeats` rotating rounds (`rotating_samples`)."""
+    samples = rotating_samples(systems, repeats)
     return {name: statistics.median(values) for name, values in samples.items()}
+
+
+def paired_ratio(times: Sequence[float], baseline: Sequence[float]) -> float:
+    """Median over rounds of time / baseline time in the same round. On a machine whose speed
+    drifts between rounds (a shared VM), each round's pair ran under the same conditions, so
+    this is steadier than a ratio of two medians taken over different rounds."""
+    return statistics.median(t / b for t, b in zip(times, baseline, strict=True))
 
 
 # ---------------------------------------------------------------------------------- checks
@@ -358,8 +373,9 @@ def measure_case(
         calls = 1
         timed = {name: system.epoch for name, system in systems.items()}
     repeats = case.quick_repeats if quick else case.repeats
-    times = rotating_medians(timed, repeats)
-    per_call = {name: seconds / calls for name, seconds in times.items()}
+    samples = rotating_samples(timed, repeats)
+    per_call = {name: statistics.median(values) / calls for name, values in samples.items()}
+    floor_times = samples[Floor.name]
     row: dict[str, Any] = {
         "kind": "time",
         "case": case.name,
@@ -370,13 +386,14 @@ def measure_case(
         "repeats": repeats,
         "floor_s": per_call[Floor.name],
         "minigrad_s": per_call[minigrad_system.name],
-        "ratio": per_call[minigrad_system.name] / per_call[Floor.name],
+        "ratio": paired_ratio(samples[minigrad_system.name], floor_times),
+        "ratio_of_medians": per_call[minigrad_system.name] / per_call[Floor.name],
         "target": case.target,
         "max_loss_diff": max_diff,
     }
     if use_torch:
         row["torch_s"] = per_call[Torch.name]
-        row["torch_ratio"] = per_call[Torch.name] / per_call[Floor.name]
+        row["torch_ratio"] = paired_ratio(samples[Torch.name], floor_times)
     row["met"] = None if case.target is None else row["ratio"] <= case.target
     return row
 

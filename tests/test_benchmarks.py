@@ -175,7 +175,8 @@ def test_train_run_is_well_formed(results_dir):
     assert len(memory) == 2  # one per epoch case
     for r in timed:
         assert r["floor_s"] > 0 and r["minigrad_s"] > 0
-        assert r["ratio"] == pytest.approx(r["minigrad_s"] / r["floor_s"])
+        assert r["ratio_of_medians"] == pytest.approx(r["minigrad_s"] / r["floor_s"])
+        assert r["ratio"] > 0  # the median of each round's ratio (see paired_ratio)
         assert r["max_loss_diff"]["minigrad"] <= 1e-3
     assert timed[0]["steps_per_pass"] == 6 and timed[1]["images"] == 40
     assert timed[0]["met"] is True and timed[1]["met"] is None
@@ -375,3 +376,11 @@ def test_rotating_medians_never_runs_a_system_twice_in_a_row(n):
     assert all(a != b for a, b in pairs)
     if n == 3:  # floor, minigrad, torch: each follows each of the others
         assert set(pairs) == {(a, b) for a in range(n) for b in range(n) if a != b}
+
+
+def test_paired_ratio_is_the_median_of_each_rounds_ratio():
+    # Round by round the system takes 3x, 1x and 2x the baseline's time: the paired ratio is 2,
+    # while the ratio of the two medians (10 / 10) would hide the rounds' pairing.
+    assert bench_train.paired_ratio([3.0, 10.0, 20.0], [1.0, 10.0, 10.0]) == 2.0
+    with pytest.raises(ValueError):
+        bench_train.paired_ratio([1.0, 2.0], [1.0])
