@@ -425,6 +425,31 @@ def test_a_no_grad_decorated_function_used_by_two_threads_at_once():
     assert result == {"a": True, "b_inside": False, "b": True}
 
 
+def test_grad_mode_is_per_asyncio_task():
+    """A task waiting inside no_grad does not turn recording off for another task."""
+    import asyncio
+
+    async def inference(started, resume):
+        with mg.no_grad():
+            started.set()
+            await resume.wait()
+            return mg.is_grad_enabled()
+
+    async def training(started, resume):
+        await started.wait()
+        x = mg.tensor([1.0], requires_grad=True)
+        recorded = (x * 2).requires_grad
+        resume.set()
+        return recorded
+
+    async def main():
+        started, resume = asyncio.Event(), asyncio.Event()
+        return await asyncio.gather(inference(started, resume), training(started, resume))
+
+    assert asyncio.run(main()) == [False, True]
+    assert mg.is_grad_enabled()
+
+
 # -- detach, requires_grad_, hooks --------------------------------------------------------------
 
 
