@@ -78,8 +78,13 @@ class Optimizer:
                 loss = closure()
         for group in self.param_groups:
             for p in group["params"]:
-                if p.grad is not None:
-                    self._update(p, p.grad.data, self.state.setdefault(p, {}), group)
+                grad = p.grad
+                if grad is None:
+                    continue
+                state = self.state.get(p)
+                if state is None:
+                    state = self.state[p] = {}
+                self._update(p, grad.data, state, group)
         return loss
 
     def _update(
@@ -101,7 +106,7 @@ class Optimizer:
 
     def _temp(self, like: np.ndarray, slot: int = 0) -> np.ndarray:
         """A scratch array shaped like `like`, reused across steps (slots never alias)."""
-        key = (like.shape, like.dtype.str, slot)
+        key = (like.shape, like.dtype, slot)
         buf = self._scratch.get(key)
         if buf is None:
             buf = self._scratch[key] = np.empty(like.shape, like.dtype)
