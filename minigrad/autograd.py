@@ -430,13 +430,10 @@ def _backward_one(
 
 def _distinct(items: Sequence[Any]) -> bool:
     """Whether no object appears twice among `items` (None aside)."""
-    seen: list[Any] = []
-    for item in items:
-        if item is not None:
-            if _holds(seen, item):
-                return False
-            seen.append(item)
-    return True
+    if len({id(item) for item in items}) == len(items):  # the usual case, decided at once
+        return True
+    present = [item for item in items if item is not None]
+    return len({id(item) for item in present}) == len(present)
 
 
 def _fit_to_input(fn: Function, grad: Any, x: Tensor) -> Any:

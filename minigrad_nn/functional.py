@@ -178,8 +178,9 @@ def cross_entropy(
     """Softmax + cross-entropy of logits (N, C) against class indices (N,) (ints) or
     probabilities (N, C); also logits (C,) with one label. L = -Σ t·ln softmax(x) per row,
     averaged ('mean'), summed ('sum') or kept ('none'); dL/dx = (softmax(x) - t)/N for 'mean'."""
-    _check_reduction(reduction)
-    if not 0.0 <= label_smoothing <= 1.0:
+    if reduction not in REDUCTIONS:
+        _check_reduction(reduction)
+    if label_smoothing and not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"label_smoothing must be in [0, 1], got {label_smoothing}")
     if not isinstance(logits, Tensor):
         logits = mg.tensor(logits)

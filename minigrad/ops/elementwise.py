@@ -212,7 +212,7 @@ class ReLU(Function):
 
     def backward(self, grad: Any) -> tuple[Any]:
         (x,) = self.saved_tensors
-        return (grad * (np.asarray(x) > 0),)
+        return (grad * (x > 0),)  # a constant mask under create_graph too (bool: no gradient)
 
 
 class Clip(Function):
