@@ -114,14 +114,15 @@ class CrossEntropy(Function):
         shifted, e, total = _shifted_exp(x, -1)
         e /= total
         self.probs = e
-        self.rows = np.arange(x.shape[0])
+        self.batch = x.shape[0]
         self.reduction = reduction
         self.save_for_backward(x, target)
         log_total = np.log(total)  # ln softmax(x) = shifted - log_total
         if target.dtype.kind == "f":
             losses = (target * (log_total - shifted)).sum(axis=-1)
         else:
-            losses = log_total[:, 0] - shifted[self.rows, target]
+            self.picked = _label_positions(target, x.shape)  # the target logits, flat
+            losses = log_total[:, 0] - shifted.ravel()[self.picked]
         if reduction == "none":
             return losses
         loss = losses.sum()
@@ -140,10 +141,10 @@ class CrossEntropy(Function):
     def _scale(self, grad: Any) -> Any:
         """The incoming gradient as a factor for each row: g/N, g, or g[:, None]."""
         if self.reduction == "mean":
-            return grad / len(self.rows)
+            return grad / self.batch
         if self.reduction == "sum":
             return grad
-        return grad.reshape((len(self.rows), 1))
+        return grad.reshape((self.batch, 1))
 
     def _scaled_residual(self, x: Any, target: Any, scale: Any) -> Any:
         """(softmax(x) - t)·scale. Under create_graph the softmax is recomputed from the graph's
@@ -158,7 +159,7 @@ class CrossEntropy(Function):
         # Scale first, then subtract the scaled one-hot: no copy of probs (kept for a second
         # backward with retain_graph), one pass less than copy, subtract, scale.
         residual = self.probs * scale
-        residual[self.rows, target] -= scale if self.reduction != "none" else scale[:, 0]
+        residual.ravel()[self.picked] -= scale if self.reduction != "none" else scale[:, 0]
         return residual
 
     def release(self) -> None:
@@ -207,13 +208,11 @@ def _checked_target(target: Any, logits: np.ndarray) -> Any:
         target = target if target.requires_grad else target.data
     elif type(target) is not np.ndarray:
         target = np.asarray(target)
-    shape = logits.shape
-    index_shape, num_classes = shape[:-1], shape[-1]
+    index_shape = logits.shape[:-1]
     if target.dtype.kind in "iu":
         if target.shape != index_shape:
             raise ValueError(_shape_message(target, logits))
-        _check_labels(target, num_classes)
-        return target
+        return target  # its range is checked where it is used (_label_positions, _smoothed)
     if target.dtype.kind != "f":
         raise ValueError(
             f"target of dtype {target.dtype} is not supported: pass integer class indices or "
@@ -239,15 +238,18 @@ def _shape_message(target: Any, logits: np.ndarray) -> str:
     )
 
 
+def _label_positions(labels: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Flat positions of each row's target class in an (N, C) array. `np.ravel_multi_index`
+    checks on the way that every label is in 0..C-1: no separate pass over the labels."""
+    try:
+        return np.ravel_multi_index((np.arange(shape[0]), labels), shape)
+    except ValueError:
+        _check_labels(labels, shape[1])  # names the bad label
+        raise
+
+
 def _check_labels(labels: np.ndarray, num_classes: int) -> None:
-    if not labels.size:
-        return
-    if labels.dtype.kind == "i" and labels.dtype.isnative:
-        # One reduction checks both ends: seen as unsigned, a negative label is a huge number.
-        out_of_range = labels.view(_UNSIGNED[labels.dtype.itemsize]).max() >= num_classes
-    else:
-        out_of_range = labels.min() < 0 or labels.max() >= num_classes
-    if out_of_range:
+    if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
         bad = (labels < 0) | (labels >= num_classes)
         raise ValueError(
             f"target label {labels[bad].flat[0]} is out of range for {num_classes} classes "
@@ -255,12 +257,10 @@ def _check_labels(labels: np.ndarray, num_classes: int) -> None:
         )
 
 
-_UNSIGNED = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}
-
-
 def _smoothed(target: Any, num_classes: int, smoothing: float, dtype: Any) -> Any:
     """(1 - ε)·t + ε/C, with class indices turned into one-hot rows first."""
     if target.dtype.kind != "f":
+        _check_labels(target, num_classes)
         target = _one_hot(target, num_classes, dtype)
     return target * (1.0 - smoothing) + smoothing / num_classes
 

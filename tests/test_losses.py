@@ -203,6 +203,8 @@ def test_cross_entropy_names_an_out_of_range_label(bad, label_dtype):
     t[2] = bad
     with pytest.raises(ValueError, match=rf"label {bad} is out of range for 4 classes"):
         F.cross_entropy(x, t)
+    with pytest.raises(ValueError, match=rf"label {bad} is out of range for 4 classes"):
+        F.cross_entropy(x, t, label_smoothing=0.1)  # checked before becoming one-hot rows
 
 
 @pytest.mark.parametrize("label_dtype", LABEL_DTYPES)
