@@ -52,10 +52,11 @@ tanh = mg.tanh
 def _shifted_exp(x: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(x - m, e^(x - m), Σ e^(x - m)) along `axis` with m = max x, the stable core of softmax
     and log-softmax: exp never sees a positive argument, so it cannot overflow (it may underflow
-    to 0, which is harmless), and the sum is at least 1."""
-    shifted = x - x.max(axis=axis, keepdims=True)
+    to 0, which is harmless), and the sum is at least 1. (The ufuncs' `reduce` is what
+    `ndarray.max`/`.sum` call, minus a Python frame each: this runs on every training step.)"""
+    shifted = x - np.maximum.reduce(x, axis=axis, keepdims=True)
     e = np.exp(shifted)
-    return shifted, e, e.sum(axis=axis, keepdims=True)
+    return shifted, e, np.add.reduce(e, axis=axis, keepdims=True)
 
 
 class Softmax(Function):
@@ -125,7 +126,7 @@ class CrossEntropy(Function):
             losses = log_total[:, 0] - shifted.ravel()[self.picked]
         if reduction == "none":
             return losses
-        loss = losses.sum()
+        loss = np.add.reduce(losses)  # losses.sum(), minus a Python frame
         return loss / len(losses) if reduction == "mean" else loss
 
     def backward(self, grad: Any) -> tuple[Any, Any]:
