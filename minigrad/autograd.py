@@ -448,7 +448,7 @@ def _fit_to_input(fn: Function, grad: Any, x: Tensor) -> Any:
                 f"shape {shape}"
             )
         grad = unbroadcast(grad, shape)
-        if not isinstance(grad, np.ndarray | Tensor):  # a full sum gives a NumPy scalar
+        if type(grad) is not np.ndarray and not isinstance(grad, Tensor):  # a full sum: a scalar
             grad = np.asarray(grad)
     if grad.dtype != dtype:
         grad = grad.astype(dtype)
