@@ -346,7 +346,7 @@ def run_backward(
     token = _grad_enabled.set(create_graph)
     try:
         while buffer.waiting:
-            tensor, grad, owned = buffer.pop()
+            tensor, grad, owned = buffer.pop()  # the deepest first
             if tensor._hooks:
                 grad, owned = _run_hooks(tensor, grad, create_graph), False
             if wanted is not None:

@@ -58,12 +58,16 @@ class Affine(Function):
     def backward(self, grad: Any) -> tuple[Any, Any, Any]:
         x, w = self.saved_tensors
         gx = grad @ w.T if self.needs_input_grad[0] else None
-        gw = x.swapaxes(-1, -2) @ grad if self.needs_input_grad[1] else None
+        gw = None
+        if self.needs_input_grad[1]:  # x may have batch axes beyond the first: swap the last two
+            gw = (x.T if x.ndim == 2 else x.swapaxes(-1, -2)) @ grad
         return gx, gw, (grad if self.needs_input_grad[2] else None)
 
 
 def _ndim(operand: Any) -> int:
-    return np.ndim(as_operand(operand))
+    """Number of axes of an op's argument: a Tensor, an ndarray, a scalar or a nested list."""
+    data = operand._data if isinstance(operand, Tensor) else operand
+    return data.ndim if type(data) is np.ndarray else np.ndim(as_operand(data))
 
 
 def _shape(operand: Any) -> tuple[int, ...]:
@@ -96,14 +100,8 @@ def _check_aligned(x_shape: tuple[int, ...], y_shape: tuple[int, ...]) -> None:
 def affine(x: Any, weight: Any, bias: Any = None) -> Tensor:
     """x @ weight + bias (the book's Affine), fused into one op when x has a batch axis and
     weight is 2-D; otherwise `matmul(x, weight) + bias`."""
-    if bias is not None:
-        # The common case, a batch of Tensors through a layer, is tested first without calls.
-        batch_of_tensors = (
-            isinstance(x, Tensor) and isinstance(weight, Tensor)
-            and x._data.ndim >= 2 and weight._data.ndim == 2
-        )
-        if batch_of_tensors or (_ndim(x) >= 2 and _ndim(weight) == 2):
-            return Affine.apply(x, weight, bias)  # checks that the shapes align
+    if bias is not None and _ndim(x) >= 2 and _ndim(weight) == 2:
+        return Affine.apply(x, weight, bias)  # checks that the shapes align
     out = matmul(x, weight)
     return out if bias is None else out + bias
 
