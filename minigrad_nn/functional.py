@@ -158,8 +158,9 @@ class CrossEntropy(Function):
         if target.dtype.kind == "f":
             return (self.probs - target) * scale
         # Scale first, then subtract the scaled one-hot: no copy of probs (kept for a second
-        # backward with retain_graph), one pass less than copy, subtract, scale.
-        residual = self.probs * scale
+        # backward with retain_graph), one pass less than copy, subtract, scale. In C order, so
+        # that ravel() is a view (probs follows the logits' layout, which may be Fortran's).
+        residual = np.multiply(self.probs, scale, order="C")
         residual.ravel()[self.picked] -= scale if self.reduction != "none" else scale[:, 0]
         return residual
 
@@ -180,8 +181,7 @@ def cross_entropy(
     """Softmax + cross-entropy of logits (N, C) against class indices (N,) (ints) or
     probabilities (N, C); also logits (C,) with one label. L = -Σ t·ln softmax(x) per row,
     averaged ('mean'), summed ('sum') or kept ('none'); dL/dx = (softmax(x) - t)/N for 'mean'."""
-    if reduction not in REDUCTIONS:
-        _check_reduction(reduction)
+    _check_reduction(reduction)
     if label_smoothing and not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"label_smoothing must be in [0, 1], got {label_smoothing}")
     if not isinstance(logits, Tensor):
@@ -204,7 +204,8 @@ def cross_entropy(
 
 def _checked_target(target: Any, logits: np.ndarray) -> Any:
     """The target as int class indices or probabilities in the logits' dtype, after checking
-    its dtype, shape and label range. A target Tensor that requires grad stays a Tensor."""
+    its dtype and shape (the range of class indices is checked where they are used). A target
+    Tensor that requires grad stays a Tensor."""
     if isinstance(target, Tensor):
         target = target if target.requires_grad else target.data
     elif type(target) is not np.ndarray:

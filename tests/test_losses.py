@@ -291,3 +291,17 @@ def test_mse_keeps_float32_with_int_targets():
 def test_mse_names_both_shapes():
     with pytest.raises(ValueError, match=r"input shape \(4, 1\) and target shape \(4,\) differ"):
         F.mse_loss(np.zeros((4, 1)), np.zeros(4))
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_cross_entropy_gradient_does_not_depend_on_the_logits_memory_layout(reduction):
+    rng = np.random.default_rng(3)
+    values, t = rng.standard_normal((5, 4)), rng.integers(0, 4, 5)
+    grads = []
+    for order in ("C", "F"):
+        x = mg.tensor(np.asarray(values, order=order), dtype=np.float64, requires_grad=True)
+        loss = F.cross_entropy(x, t, reduction=reduction)
+        (loss * mg.tensor(np.arange(1.0, 6.0)) if reduction == "none" else loss).sum().backward()
+        grads.append(x.grad.data)
+    assert not np.asarray(values, order="F").flags.c_contiguous  # the case is really Fortran
+    np.testing.assert_allclose(grads[1], grads[0], rtol=1e-12, atol=1e-15)
