@@ -236,11 +236,14 @@ class Module:
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Forget (or zero) every parameter's gradient."""
-        for param in self.parameters():
-            if set_to_none or param.grad is None:
-                param.grad = None
-            else:
-                param.grad.data.fill(0)
+        for module in self.modules():  # (not parameters(): a shared one is simply visited twice)
+            for param in module._parameters.values():
+                if param is None or param.grad is None:
+                    continue
+                if set_to_none:
+                    param.grad = None
+                else:
+                    param.grad.data.fill(0)
 
     def to(self, dtype: Any) -> Module:
         """Convert every parameter and floating buffer to `dtype` in place (same objects)."""
