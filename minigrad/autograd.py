@@ -378,7 +378,7 @@ def _root_gradient(root: Tensor, grad: Any, create_graph: bool) -> Any:
         if data.ndim:
             ones = ones.reshape(data.shape)
         return Tensor(ones) if create_graph else ones
-    elif isinstance(grad, Tensor):
+    if isinstance(grad, Tensor):
         grad = grad if create_graph else grad._data
     else:
         grad = np.asarray(grad, dtype=root.dtype)

@@ -161,19 +161,8 @@ class Module:
                 stack.extend(reversed(children))
 
     def modules(self) -> Iterator[Module]:
-        """`named_modules` without the names: the same walk, cheaper (every `zero_grad` and
-        `parameters()` takes it)."""
-        seen: set[int] = set()
-        stack: list[Module] = [self]
-        while stack:
-            module = stack.pop()
-            if id(module) in seen:
-                continue
-            seen.add(id(module))
+        for _, module in self.named_modules():
             yield module
-            if module._modules:
-                children = [child for child in module._modules.values() if child is not None]
-                stack.extend(reversed(children))
 
     def named_children(self) -> Iterator[tuple[str, Module]]:
         for name, module in self._modules.items():
@@ -198,7 +187,7 @@ class Module:
 
     def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
         """Each parameter once, in definition order: `named_parameters` without building the
-        names (this runs on every `zero_grad`)."""
+        parameters' names."""
         seen: set[int] = set()
         for module in self.modules() if recurse else (self,):
             for param in module._parameters.values():

@@ -22,8 +22,6 @@ def unbroadcast(grad: Any, shape: tuple[int, ...]) -> Any:
         return grad
     lead = grad.ndim - len(shape)  # axes that broadcasting prepended
     if grad.shape[lead:] == shape:  # only prepended axes (a bias, say): sum them away
-        if type(grad) is np.ndarray:  # every training step: the ufunc's reduce, no wrapper
-            return np.add.reduce(grad, axis=tuple(range(lead)))
         return grad.sum(axis=tuple(range(lead)))
     stretched = tuple(lead + i for i, n in enumerate(shape) if n == 1 and grad.shape[lead + i] != 1)
     summed = grad.sum(axis=tuple(range(lead)) + stretched)
