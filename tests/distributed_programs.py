@@ -92,13 +92,14 @@ def batchnorm_one_process() -> tuple[dict[str, np.ndarray], dict[str, np.ndarray
 # ---------------------------------------------------------------------------- under mpirun
 
 
-def ranks_training(opt_name: str, batchnorm: bool, out: str) -> None:
+def ranks_training(opt_name: str, batchnorm: bool, overlap: bool) -> dict[str, np.ndarray]:
     model = make_model(batchnorm)
     # A different start on rank 1: DistributedDataParallel must take rank 0's parameters.
     if dist.get_rank() == 1:
         for p in model.parameters():
             p.data[...] = 0.5
-    ddp = dist.DistributedDataParallel(model, bucket_cap_mb=0.001)  # several buckets
+    # Small buckets, so that there are several.
+    ddp = dist.DistributedDataParallel(model, bucket_cap_mb=0.001, overlap=overlap)
     opt = make_optimizer(opt_name, ddp)
     data = dataset()
     sampler = dist.DistributedSampler(data, seed=SEED)
@@ -107,7 +108,25 @@ def ranks_training(opt_name: str, batchnorm: bool, out: str) -> None:
         sampler.set_epoch(epoch)
         for x, t in loader:
             step(ddp, opt, x, t)
-    nn.save(dict(ddp.module.state_dict()), os.path.join(out, f"rank{dist.get_rank()}.npz"))
+    return dict(ddp.module.state_dict())
+
+
+#: The training runs of the `training` scenario: (optimizer, BatchNorm, overlap) by name.
+TRAINING_RUNS = {
+    "sgd": ("sgd", False, True),
+    "adam": ("adam", False, True),
+    "sgd-after-backward": ("sgd", False, False),
+    "batchnorm": ("sgd", True, True),
+}
+
+
+def training(out: str) -> None:
+    """Every run of TRAINING_RUNS in one launch (a launch costs seconds)."""
+    states = {
+        name: ranks_training(opt_name, batchnorm, overlap)
+        for name, (opt_name, batchnorm, overlap) in TRAINING_RUNS.items()
+    }
+    nn.save(states, os.path.join(out, f"rank{dist.get_rank()}.npz"))
 
 
 def collectives(out: str) -> None:
@@ -126,6 +145,62 @@ def collectives(out: str) -> None:
          "number": number, "object": obj, "initialized": dist.is_initialized()},
         os.path.join(out, f"rank{rank}.npz"),
     )
+
+
+def local_gradients(model: nn.Module, batches: list, mean: bool = True) -> list[np.ndarray]:
+    """The gradients a copy of `model` without DDP accumulates over `batches`, averaged over
+    the ranks with all_reduce (`mean`): what DDP must give."""
+    copy = make_model()
+    copy.load_state_dict(model.state_dict())
+    for x, t in batches:
+        nn.CrossEntropyLoss()(copy(x), t).backward()
+    grads = [p.grad.numpy() for p in copy.parameters()]
+    return [dist.all_reduce(g, op="mean") for g in grads] if mean else grads
+
+
+def ddp_features(out: str) -> None:
+    """no_sync, accumulation over two synced backwards, and the unused-parameter error."""
+    rank = dist.get_rank()
+    data = dataset()
+    batches = [data[np.arange(10 * i + rank * 5, 10 * i + rank * 5 + 5)] for i in range(3)]
+    model = make_model()
+    ddp = dist.DistributedDataParallel(model, bucket_cap_mb=0.001)
+    loss_fn = nn.CrossEntropyLoss()
+    with ddp.no_sync():  # accumulate locally, then one synced backward averages the sum
+        loss_fn(ddp(batches[0][0]), batches[0][1]).backward()
+    no_sync_local = [p.grad.numpy().copy() for p in model.parameters()]
+    loss_fn(ddp(batches[1][0]), batches[1][1]).backward()
+    local = local_gradients(model, batches[:1], mean=False)
+    same = [np.array_equal(a, b) for a, b in zip(no_sync_local, local, strict=True)]
+    results = {
+        "no_sync_is_local": same,
+        "no_sync_then_sync": [
+            float(np.max(np.abs(p.grad.numpy() - expected)))
+            for p, expected in zip(
+                model.parameters(), local_gradients(model, batches[:2]), strict=True
+            )
+        ],
+    }
+    loss_fn(ddp(batches[2][0]), batches[2][1]).backward()  # no zero_grad: accumulates
+    results["accumulated"] = [
+        float(np.max(np.abs(p.grad.numpy() - expected)))
+        for p, expected in zip(model.parameters(), local_gradients(model, batches), strict=True)
+    ]
+    ddp.zero_grad()
+    loss = loss_fn(ddp.module[0](batches[0][0]), batches[0][1] % 3)  # the later layers unused
+    loss.backward()
+    try:
+        ddp(batches[0][0])
+    except RuntimeError as err:
+        results["unused"] = str(err)
+    nn.save(results, os.path.join(out, f"rank{rank}.npz"))
+
+
+def mismatch() -> None:
+    """Rank 1 builds a different model: its DistributedDataParallel refuses it."""
+    hidden = 16 if dist.get_rank() == 0 else 17
+    dist.DistributedDataParallel(nn.Sequential(nn.Linear(20, hidden), nn.Linear(hidden, 3)))
+    dist.barrier()
 
 
 def crash() -> None:
@@ -148,10 +223,12 @@ def hang() -> None:
 
 def main(argv: list[str]) -> None:
     scenario, out = argv[1], argv[2] if len(argv) > 2 else "."
-    if scenario in ("sgd", "adam"):
-        ranks_training(scenario, batchnorm=False, out=out)
-    elif scenario == "batchnorm":
-        ranks_training("sgd", batchnorm=True, out=out)
+    if scenario == "training":
+        training(out)
+    elif scenario == "ddp-features":
+        ddp_features(out)
+    elif scenario == "mismatch":
+        mismatch()
     elif scenario == "collectives":
         collectives(out)
     elif scenario == "crash":

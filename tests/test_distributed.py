@@ -198,11 +198,19 @@ def test_collectives_on_two_ranks(tmp_path):
         assert out["object"] == {"from": 0, "list": [0, 0, 0]}, rank
 
 
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> list[dict]:
+    """Each rank's final state after every run of programs.TRAINING_RUNS (one launch)."""
+    return ranks_output("training", tmp_path_factory.mktemp("training"))
+
+
 @needs_mpi
-@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
-def test_two_ranks_of_50_train_as_one_process_of_100(tmp_path, optimizer):
-    rank0, rank1 = ranks_output(optimizer, tmp_path)
-    reference = programs.one_process(optimizer)
+@pytest.mark.parametrize("run", ["sgd", "adam", "sgd-after-backward"])
+def test_two_ranks_of_50_train_as_one_process_of_100(trained, run):
+    """20 steps of SGD with momentum or Adam, float64; the gradients reduced while backward
+    runs or after it."""
+    rank0, rank1 = (ranks[run] for ranks in trained)
+    reference = programs.one_process(programs.TRAINING_RUNS[run][0])
     start = programs.make_model().state_dict()
     for name, expected in reference.items():
         assert np.array_equal(rank0[name], rank1[name]), f"{name} differs between the ranks"
@@ -211,10 +219,29 @@ def test_two_ranks_of_50_train_as_one_process_of_100(tmp_path, optimizer):
 
 
 @needs_mpi
-def test_batchnorm_normalises_each_rank_batch_on_its_own(tmp_path):
+def test_no_sync_accumulation_and_unused_parameters(tmp_path):
+    for out in ranks_output("ddp-features", tmp_path):
+        assert all(out["no_sync_is_local"])  # no communication inside no_sync
+        assert max(out["no_sync_then_sync"]) < 1e-12  # the sum of both backwards, averaged
+        assert max(out["accumulated"]) < 1e-12  # a second synced backward adds its mean
+        assert "did not reach every parameter" in out["unused"]
+        assert "without a gradient: 2.weight, 2.bias, 4.weight, 4.bias." in out["unused"]
+
+
+@needs_mpi
+def test_a_different_model_on_one_rank_is_refused(tmp_path):
+    result = mpirun("mismatch", tmp_path)
+    assert result.returncode != 0
+    assert "rank 1's model differs from rank 0's" in result.stderr
+    assert "it has 0.weight" in result.stderr and "0.bias (17,) float32" in result.stderr
+    assert "rank 0 has 0.weight" in result.stderr and "0.bias (16,) float32" in result.stderr
+
+
+@needs_mpi
+def test_batchnorm_normalises_each_rank_batch_on_its_own(trained):
     """As PyTorch's DDP without SyncBatchNorm: per-rank batch statistics, averaged gradients,
     rank 0's running statistics broadcast before each forward (docs/distributed.md)."""
-    rank0, rank1 = ranks_output("batchnorm", tmp_path)
+    rank0, rank1 = (ranks["batchnorm"] for ranks in trained)
     simulated, rank1_buffers = programs.batchnorm_one_process()
     for name, expected in simulated.items():
         np.testing.assert_allclose(rank0[name], expected, rtol=1e-10, atol=0, err_msg=name)

@@ -42,7 +42,8 @@ class _Bucket:
         for p in params:
             self.views.append(self.flat[start : start + p.size].reshape(p.shape))
             start += p.size
-        self.missing = len(params)  # gradients still to arrive in this backward
+        self.arrived = [False] * len(params)  # which gradients this backward has delivered
+        self.missing = len(params)
         self.request: Any = None  # the MPI request of the bucket's reduction, once started
 
     @property
@@ -156,6 +157,7 @@ class DistributedDataParallel(Module):
                 np.copyto(view, grad.data)
             else:
                 np.add(param.grad.data, grad.data, out=view)
+            bucket.arrived[slot] = True
             bucket.missing -= 1
             result = None
             if bucket.missing == 0:
@@ -185,6 +187,7 @@ class DistributedDataParallel(Module):
         for bucket in self._buckets:
             bucket.flat /= self._world_size
             bucket.request, bucket.missing = None, len(bucket.params)
+            bucket.arrived = [False] * len(bucket.params)
             for param, view in zip(bucket.params, bucket.views, strict=True):
                 if param is current:
                     continue
@@ -198,15 +201,16 @@ class DistributedDataParallel(Module):
         """Raise if the last backward left parameters without a gradient (never reduced)."""
         if self._pending == len(self._buckets):
             return
-        missing = [
-            name
-            for name, p in self.module.named_parameters()
+        waiting = {
+            id(p)
             for bucket in self._buckets
-            if bucket.missing and any(q is p for q in bucket.params)
-        ]
+            for p, arrived in zip(bucket.params, bucket.arrived, strict=True)
+            if not arrived
+        }
+        missing = [name for name, p in self.module.named_parameters() if id(p) in waiting]
         raise RuntimeError(
-            "DistributedDataParallel: the last backward did not reach every parameter, so its "
-            "gradients were never averaged over the ranks. Parameters in incomplete buckets: "
+            "DistributedDataParallel: the last backward did not reach every parameter, so no "
+            "gradient was averaged over the ranks. Parameters without a gradient: "
             + ", ".join(missing)
             + ". Every parameter that requires grad must take part in the loss (set "
             "requires_grad=False on the ones that do not)."
@@ -232,12 +236,12 @@ def _make_buckets(params: list[Parameter], cap_bytes: int) -> list[_Bucket]:
 
 def _check_same_model(module: Module) -> None:
     """Raise on every rank whose parameters differ in name, shape or dtype from rank 0's."""
-    mine = [(name, p.shape, str(p.dtype)) for name, p in module.named_parameters()]
-    mine += [(name, b.shape, str(b.dtype)) for name, b in module.named_buffers()]
+    mine = [f"{name} {p.shape} {p.dtype}" for name, p in module.named_parameters()]
+    mine += [f"{name} {b.shape} {b.dtype}" for name, b in module.named_buffers()]
     theirs = comm.broadcast_object(mine, root=0)
     if mine != theirs:
-        extra = ", ".join(str(item) for item in mine if item not in theirs) or "nothing extra"
-        lacking = ", ".join(str(item) for item in theirs if item not in mine) or "nothing more"
+        extra = ", ".join(item for item in mine if item not in theirs) or "nothing extra"
+        lacking = ", ".join(item for item in theirs if item not in mine) or "nothing more"
         raise ValueError(
             f"rank {comm.get_rank()}'s model differs from rank 0's: it has {extra}; "
             f"rank 0 has {lacking}"
