@@ -13,7 +13,10 @@ buckets, starting the reductions, waiting for them, copying back), and, apart, t
 bare all-reduce of the gradient's bytes after a barrier: the transfer itself, without waiting for
 a slower rank.
 
-    python benchmarks/bench_distributed.py [--model mlp|conv] [--ranks 2] [--rounds 3] [--quick]
+    python benchmarks/bench_distributed.py [--model mlp|mlp-big|conv] [--ranks 2] [--rounds 3]
+                                           [--quick]
+
+`mlp` is 784-50-10, `mlp-big` 784-1000-1000-10, `conv` models.SimpleConvNet.
 """
 
 from __future__ import annotations
@@ -50,11 +53,14 @@ SPEEDUP_TARGET = 1.5  # on the MLP, 2 ranks on 2 cores
 REPO = Path(__file__).resolve().parents[1]
 
 
+MLPS = {"mlp": (784, 50, 10), "mlp-big": (784, 1000, 1000, 10)}
+
+
 def build_model(name: str) -> nn.Module:
-    if name == "mlp":
+    if name in MLPS:
         from minigrad_nn.models import MLP
 
-        return MLP((784, 50, 10), seed=0)
+        return MLP(MLPS[name], seed=0)
     from minigrad_nn import models
 
     if not hasattr(models, "SimpleConvNet"):
@@ -69,7 +75,7 @@ def worker(args: argparse.Namespace) -> None:
     """Train `args.epochs` timed epochs after a warm-up; rank 0 prints one JSON line."""
     dist.init()
     rank, world = dist.get_rank(), dist.get_world_size()
-    (x, t), _ = nn.load_mnist(flatten=args.model == "mlp")
+    (x, t), _ = nn.load_mnist(flatten=args.model in MLPS)
     if args.limit:
         x, t = x[: args.limit], t[: args.limit]
     model = build_model(args.model)
@@ -123,11 +129,11 @@ def compute_model(args: argparse.Namespace) -> None:
     """One process: the median time of a training step at several batch sizes (interleaved),
     fitted as overhead + per-sample cost x batch: the compute side of docs/distributed.md's
     scaling model."""
-    (x, t), _ = nn.load_mnist(flatten=args.model == "mlp")
+    (x, t), _ = nn.load_mnist(flatten=args.model in MLPS)
     model = build_model(args.model)
     opt = optim.SGD(model.parameters(), lr=LR)
     loss_fn = nn.CrossEntropyLoss()
-    batches = [25, 50, 100, 200, 400]
+    batches = [10, 25, 50, 100, 200]  # a rank's share of the global batch 200, N = 20 ... 1
     rng = np.random.default_rng(0)
     times: dict[int, list[float]] = {b: [] for b in batches}
     for repeat in range(args.epochs * 20 + 5):
@@ -239,7 +245,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", choices=["mlp", "conv"], default="mlp")
+    parser.add_argument("--model", choices=[*MLPS, "conv"], default="mlp")
     parser.add_argument("--ranks", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=3, help="interleaved launches per system")
     parser.add_argument("--epochs", type=int, default=3, help="timed epochs per launch")
