@@ -193,6 +193,12 @@ def ddp_features(out: str) -> None:
         ddp(batches[0][0])
     except RuntimeError as err:
         results["unused"] = str(err)
+    ddp.zero_grad()  # the wrapper works again once the error is handled
+    loss_fn(ddp(batches[0][0]), batches[0][1]).backward()
+    results["after_the_error"] = [
+        float(np.max(np.abs(p.grad.numpy() - expected)))
+        for p, expected in zip(model.parameters(), local_gradients(model, batches[:1]), strict=True)
+    ]
     nn.save(results, os.path.join(out, f"rank{rank}.npz"))
 
 

@@ -43,7 +43,10 @@ def mpirun(scenario: str, out: Path, n: int = 2) -> subprocess.CompletedProcess:
 
 def ranks_output(scenario: str, tmp_path: Path, n: int = 2) -> list[dict]:
     result = mpirun(scenario, tmp_path, n)
-    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.returncode == 0, (
+        f"exit status {result.returncode}\nstdout:\n{result.stdout[-2000:]}\n"
+        f"stderr:\n{result.stderr[-3000:]}"
+    )
     return [nn.load(tmp_path / f"rank{r}.npz") for r in range(n)]
 
 
@@ -226,6 +229,7 @@ def test_no_sync_accumulation_and_unused_parameters(tmp_path):
         assert max(out["accumulated"]) < 1e-12  # a second synced backward adds its mean
         assert "did not reach every parameter" in out["unused"]
         assert "without a gradient: 2.weight, 2.bias, 4.weight, 4.bias." in out["unused"]
+        assert max(out["after_the_error"]) < 1e-12
 
 
 @needs_mpi

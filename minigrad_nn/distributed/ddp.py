@@ -186,8 +186,6 @@ class DistributedDataParallel(Module):
         comm.wait([b.request for b in self._buckets], "the gradient all-reduce")
         for bucket in self._buckets:
             bucket.flat /= self._world_size
-            bucket.request, bucket.missing = None, len(bucket.params)
-            bucket.arrived = [False] * len(bucket.params)
             for param, view in zip(bucket.params, bucket.views, strict=True):
                 if param is current:
                     continue
@@ -195,11 +193,21 @@ class DistributedDataParallel(Module):
                     param.grad = mg.Tensor(view.copy())
                 else:
                     np.copyto(param.grad.data, view)
+        self._reset()
+
+    def _reset(self) -> None:
+        """Ready for the next backward: no gradient arrived, no reduction started."""
+        for bucket in self._buckets:
+            bucket.request, bucket.missing = None, len(bucket.params)
+            bucket.arrived = [False] * len(bucket.params)
         self._pending = len(self._buckets)
 
     def _check_last_backward(self) -> None:
-        """Raise if the last backward left parameters without a gradient (never reduced)."""
-        if self._pending == len(self._buckets):
+        """Raise if the last backward left parameters without a gradient (never reduced).
+
+        The reductions it started are awaited first, so that the ranks stay in step and the
+        wrapper can be used again once the error is handled."""
+        if not any(any(bucket.arrived) for bucket in self._buckets):
             return
         waiting = {
             id(p)
@@ -208,6 +216,9 @@ class DistributedDataParallel(Module):
             if not arrived
         }
         missing = [name for name, p in self.module.named_parameters() if id(p) in waiting]
+        started = [b.request for b in self._buckets if b.request is not None]
+        self._reset()
+        comm.wait(started, "the gradient all-reduce of an incomplete backward")
         raise RuntimeError(
             "DistributedDataParallel: the last backward did not reach every parameter, so no "
             "gradient was averaged over the ranks. Parameters without a gradient: "
