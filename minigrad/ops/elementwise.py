@@ -343,14 +343,16 @@ class Maximum(Function):
     """z = max(x, y) elementwise.  The gradient goes to the larger input; ties split it evenly."""
 
     broadcasting = True
+    select = staticmethod(np.maximum)
 
     def forward(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         self.save_for_backward(x, y)
-        return np.maximum(x, y)
+        return type(self).select(x, y)
 
     def backward(self, grad: Any) -> tuple[Any, Any]:
-        x, y = self.saved_tensors
-        return _split_by_winner(grad, np.asarray(x) > np.asarray(y), np.asarray(x) == np.asarray(y))
+        x, y = (np.asarray(a) for a in self.saved_tensors)  # constant masks
+        x_share = (type(self).select(x, y) == x) - 0.5 * (x == y)  # 1 where x won, 1/2 on ties
+        return grad * x_share.astype(grad.dtype), grad * (1 - x_share).astype(grad.dtype)
 
 
 @implements(np.maximum)
@@ -359,30 +361,16 @@ def maximum(x: Any, y: Any) -> Tensor:
     return Maximum.apply(x, y)
 
 
-class Minimum(Function):
+class Minimum(Maximum):
     """z = min(x, y) elementwise.  The gradient goes to the smaller input; ties split it evenly."""
 
-    broadcasting = True
-
-    def forward(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        self.save_for_backward(x, y)
-        return np.minimum(x, y)
-
-    def backward(self, grad: Any) -> tuple[Any, Any]:
-        x, y = self.saved_tensors
-        return _split_by_winner(grad, np.asarray(x) < np.asarray(y), np.asarray(x) == np.asarray(y))
+    select = staticmethod(np.minimum)
 
 
 @implements(np.minimum)
 def minimum(x: Any, y: Any) -> Tensor:
     """Elementwise minimum with broadcasting (ties share the gradient)."""
     return Minimum.apply(x, y)
-
-
-def _split_by_winner(grad: Any, x_wins: np.ndarray, tie: np.ndarray) -> tuple[Any, Any]:
-    dtype = grad.dtype
-    x_share = x_wins + 0.5 * tie
-    return grad * x_share.astype(dtype), grad * (1 - x_share).astype(dtype)
 
 
 class Where(Function):

@@ -19,7 +19,7 @@ REDUCTIONS = ("mean", "sum", "none")
 def _shifted_exp(x: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(x - m, e^(x - m), Σ e^(x - m)) along `axis` with m = max x: the stable core of softmax
     and log-softmax."""
-    shifted = x - x.max(axis=axis, keepdims=True)
+    shifted = x - x.max(axis=axis, keepdims=True, initial=-np.inf)  # (initial: for empty axes)
     e = np.exp(shifted)
     return shifted, e, e.sum(axis=axis, keepdims=True)
 
@@ -70,7 +70,8 @@ class CrossEntropy(Function):
 
     dL/dx = (softmax(x) - t)/N for 'mean' and softmax(x) - t for 'sum' (the book's
     Softmax-with-Loss), each row scaled by its incoming gradient for 'none'; dL/dt = -ln softmax(x).
-    `t` holds class indices (N,) or probabilities (N, C)."""
+    `t` holds class indices (N,) or probabilities (N, C) (rows not summing to 1 give
+    softmax(x)·Σt - t)."""
 
     def forward(self, x: np.ndarray, target: np.ndarray, reduction: str) -> np.ndarray:
         shifted, _, total = _shifted_exp(x, -1)
@@ -95,7 +96,11 @@ class CrossEntropy(Function):
         gx = gt = None
         if self.needs_input_grad[0]:
             probs = run_op(Softmax, x, axis=-1)
-            gx = (probs - _distribution(target, probs.shape, probs.dtype)) * scale
+            if target.dtype.kind == "f":  # softmax(x)·Σt - t: the book's softmax(x) - t if Σt = 1
+                residual = probs * target.sum(axis=-1, keepdims=True) - target
+            else:
+                residual = probs - _one_hot(target, probs.shape[-1], probs.dtype)
+            gx = residual * scale
         if self.needs_input_grad[1]:
             gt = -run_op(LogSoftmax, x, axis=-1) * scale
         return gx, gt
@@ -130,13 +135,6 @@ def cross_entropy(
 
 def _tensor(x: Any) -> Tensor:
     return x if isinstance(x, Tensor) else Tensor(x)
-
-
-def _distribution(target: Any, shape: tuple[int, ...], dtype: Any) -> Any:
-    """The target as probabilities: itself, or one-hot rows for class indices (a constant)."""
-    if target.dtype.kind == "f":
-        return target
-    return _one_hot(target, shape[-1], dtype)
 
 
 def _one_hot(labels: np.ndarray, num_classes: int, dtype: Any) -> np.ndarray:

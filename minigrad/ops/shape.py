@@ -250,7 +250,7 @@ class Pad(Function):
         self.middle = tuple(
             slice(before, before + n) for (before, _), n in zip(widths, x.shape, strict=True)
         )
-        return np.pad(x, widths, mode="constant", constant_values=value)
+        return np.pad(x, widths or 0, mode="constant", constant_values=value)  # (0-d: as is)
 
     def backward(self, grad: Any) -> tuple[Any]:
         return (grad[self.middle],)
