@@ -9,10 +9,22 @@ tensor([2., 4., 6.])
 
 # tensor first: it closes minigrad's one import cycle (Tensor <-> its ops and the engine).
 from .tensor import Tensor  # isort: skip
+from . import random
 from ._version import __version__
 from .anomaly import AnomalyError, detect_anomaly
 from .autograd import grad
-from .creation import arange, full, ones, ones_like, rand, randn, tensor, zeros, zeros_like
+from .creation import (
+    arange,
+    from_dlpack,
+    full,
+    ones,
+    ones_like,
+    rand,
+    randn,
+    tensor,
+    zeros,
+    zeros_like,
+)
 from .function import Function
 from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .gradcheck import GradcheckError, gradcheck, numerical_gradient
@@ -55,6 +67,7 @@ from .ops.shape import (
     transpose,
     unsqueeze,
 )
+from .random import manual_seed
 
 __all__ = [
     "AnomalyError",
@@ -82,6 +95,7 @@ __all__ = [
     "expand",
     "expand_dims",
     "flatten",
+    "from_dlpack",
     "full",
     "grad",
     "gradcheck",
@@ -89,6 +103,7 @@ __all__ = [
     "log",
     "log_softmax",
     "logsumexp",
+    "manual_seed",
     "matmul",
     "max",
     "maximum",
@@ -105,6 +120,7 @@ __all__ = [
     "pow",
     "rand",
     "randn",
+    "random",
     "relu",
     "reshape",
     "set_grad_enabled",

@@ -155,6 +155,26 @@ class Tensor(TensorBase):
 
     __hash__ = object.__hash__  # tensors are hashed by identity, though == is elementwise
 
+    # -- PyTorch spellings (NumPy's `size` and `shape` attributes keep NumPy's meaning) ---------
+
+    def add(self, other: Any) -> Tensor:
+        return elementwise.add(self, other)
+
+    def sub(self, other: Any) -> Tensor:
+        return elementwise.sub(self, other)
+
+    def mul(self, other: Any) -> Tensor:
+        return elementwise.mul(self, other)
+
+    def div(self, other: Any) -> Tensor:
+        return elementwise.div(self, other)
+
+    def pow(self, exponent: Any) -> Tensor:
+        return elementwise.pow(self, exponent)
+
+    def matmul(self, other: Any) -> Tensor:
+        return linalg.matmul(self, other)
+
     # -- methods (each is also a function, e.g. mg.exp(t)) -----------------------------------
 
     def exp(self) -> Tensor:

@@ -176,6 +176,14 @@ class TensorBase:
     def dtype(self) -> np.dtype:
         return self._data.dtype
 
+    def dim(self) -> int:
+        """The number of dimensions (`ndim`; PyTorch's spelling)."""
+        return self._data.ndim
+
+    def numel(self) -> int:
+        """The number of elements (`size`; PyTorch's spelling)."""
+        return self._data.size
+
     @property
     def is_leaf(self) -> bool:
         """True for tensors made by the user rather than by an op on tensors requiring grad."""
@@ -209,6 +217,19 @@ class TensorBase:
         if dtype is not None and np.dtype(dtype) != self._data.dtype:
             return self._data.astype(dtype)
         return self._data.copy() if copy else self._data
+
+    def __dlpack__(self, **kwargs: Any) -> Any:
+        """Share this tensor's memory through DLPack (`torch.from_dlpack(t)`, `np.from_dlpack(t)`),
+        without a copy. As in PyTorch, a tensor that requires grad must be detached first: the
+        consumer could write into memory the graph relies on without minigrad knowing."""
+        if self._requires_grad:
+            raise RuntimeError(
+                "cannot export a tensor that requires grad through DLPack; use t.detach() first"
+            )
+        return self._data.__dlpack__(**kwargs)
+
+    def __dlpack_device__(self) -> tuple[int, int]:
+        return self._data.__dlpack_device__()
 
     def __bool__(self) -> bool:
         return bool(self._data)
