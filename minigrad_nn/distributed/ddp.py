@@ -99,7 +99,7 @@ class DistributedDataParallel(Module):
         if self._world_size > 1:
             _check_same_model(module)
             self._broadcast_state()
-            self._hooks = [
+            self._hook_handles = [
                 p.register_hook(self._make_hook(bucket, i))
                 for bucket in self._buckets
                 for i, p in enumerate(bucket.params)
