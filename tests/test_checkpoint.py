@@ -274,3 +274,13 @@ def test_check_finite_false_trains_on():
     with np.errstate(all="ignore"):
         history = quiet_fit(model, loss_fn, opt, TRAIN, epochs=2, check_finite=False)
     assert history.epochs == 2 and not all(math.isfinite(v) for v in history.losses)
+
+
+@pytest.mark.plot
+def test_history_plot_of_a_regression_draws_the_losses_only(tmp_path):
+    pytest.importorskip("matplotlib")
+    model = MLP((3, 8, 1), seed=0)
+    history = fit(model, MSELoss(), optim.SGD(model.parameters(), lr=0.05), regression_data(),
+                  regression_data(50), epochs=2, seed=0, progress=False, log=None)
+    history.plot(tmp_path / "curves.png")
+    assert (tmp_path / "curves.png").read_bytes()[:4] == b"\x89PNG"

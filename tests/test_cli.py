@@ -94,6 +94,7 @@ def test_iters_gives_the_run_length_in_iterations(capsys):
     assert "25 iterations = 3 epochs" in out and "done: 3 epochs (25 iterations)" in out
 
 
+@pytest.mark.plot
 def test_train_plot_writes_a_png(tmp_path, capsys):
     pytest.importorskip("matplotlib")
     path = tmp_path / "curves.png"

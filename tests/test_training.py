@@ -207,6 +207,7 @@ def test_history_round_trips_through_save_and_load(tmp_path):
         History.from_dict({"losses": []})
 
 
+@pytest.mark.plot
 def test_history_plot_writes_a_png(tmp_path):
     pytest.importorskip("matplotlib")
     model, loss_fn, opt = setup()
