@@ -194,7 +194,7 @@ def test_bench_is_a_minigrad_command(capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["bench", "--help"])
     assert exit_info.value.code == 0
-    assert "benchmarks of a minigrad clone" in capsys.readouterr().out
+    assert "minigrad bench grad: the book's 784-50-10 network" in capsys.readouterr().out
 
 
 # ---------------------------------------------------------------------------- never lose work
