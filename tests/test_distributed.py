@@ -122,6 +122,25 @@ def test_mpirun_command_adds_what_this_machine_needs():
     assert isinstance(launch._has_ptrace_capability(), bool)
 
 
+def test_mpirun_command_for_openmpi_4_in_a_slim_container(monkeypatch):
+    """Root, no ssh, no ptrace capability: every option OpenMPI 4 needs to start locally."""
+    version = "mpirun (Open MPI) 4.1.4\n"
+    monkeypatch.setattr(launch.shutil, "which", lambda name: "/usr/bin/mpirun"
+                        if name == "mpirun" else None)
+    monkeypatch.setattr(launch.subprocess, "run", lambda *a, **k: subprocess.CompletedProcess(
+        a, 0, stdout=version))
+    monkeypatch.setattr(launch.os, "geteuid", lambda: 0)
+    monkeypatch.setattr(launch, "_has_ptrace_capability", lambda: False)
+    launch._openmpi_options.cache_clear()
+    try:
+        command = dist.mpirun_command(2, "python")
+    finally:
+        launch._openmpi_options.cache_clear()
+    assert command == ["/usr/bin/mpirun", "-n", "2", "--oversubscribe", "--allow-run-as-root",
+                       "--mca", "btl_vader_single_copy_mechanism", "none",
+                       "--mca", "plm", "isolated", "python"]
+
+
 # ---------------------------------------------------------------------------- the sampler
 
 

@@ -2,7 +2,9 @@
 
 On a laptop `mpirun -n 2 python train.py` is enough. OpenMPI needs more in two common places:
 as root (containers, CI) it refuses to start without `--allow-run-as-root`, and it refuses to
-start more ranks than cores without `--oversubscribe`. In a container without the ptrace
+start more ranks than cores without `--oversubscribe`. OpenMPI 4 also refuses to start when
+neither `ssh` nor `rsh` is installed (slim containers), even for ranks on this machine, unless it
+is told to start them locally (`--mca plm isolated`). And in a container without the ptrace
 capability, its shared-memory transport cannot copy between processes directly (CMA) and must be
 told to copy through its shared buffers instead.
 """
@@ -46,8 +48,11 @@ def _openmpi_options(path: str) -> tuple[str, ...]:
     options = ["--oversubscribe"]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         options.append("--allow-run-as-root")
-    if not _has_ptrace_capability() and "mpirun (Open MPI) 4" in version:
-        options += ["--mca", "btl_vader_single_copy_mechanism", "none"]
+    if "(Open MPI) 4" in version:
+        if not _has_ptrace_capability():
+            options += ["--mca", "btl_vader_single_copy_mechanism", "none"]
+        if shutil.which("ssh") is None and shutil.which("rsh") is None:
+            options += ["--mca", "plm", "isolated"]  # start local ranks without ssh
     return tuple(options)
 
 
