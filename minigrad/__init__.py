@@ -32,7 +32,7 @@ from .creation import (
     zeros_like,
 )
 from .gradcheck import GradcheckError, gradcheck, numerical_gradient
-from .graph import to_dot, to_mermaid, to_svg
+from .graph import to_dot, to_html, to_mermaid, to_svg
 from .ops.elementwise import (
     abs,
     add,
@@ -131,6 +131,7 @@ __all__ = [
     "tanh",
     "tensor",
     "to_dot",
+    "to_html",
     "to_mermaid",
     "to_svg",
     "transpose",
