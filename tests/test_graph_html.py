@@ -4,7 +4,11 @@ are in test_graph_browser.py)."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -199,3 +203,18 @@ def test_to_html_writes_its_file_and_checks_its_input(tmp_path):
         mg.to_html([1, 2])
     with pytest.raises(FileNotFoundError, match="missing"):
         mg.to_html(price, tmp_path / "missing" / "apple.html")
+
+
+def test_the_tutorials_one_command_writes_the_apple_page(tmp_path):
+    root = Path(__file__).resolve().parent.parent
+    for doc in ("tutorial.md", "ko/tutorial.md"):
+        text = (root / "docs" / doc).read_text(encoding="utf-8")
+        command = re.search(r"^python -c \"(import minigrad as mg;.*)\"$", text, re.MULTILINE)
+        assert command, f"docs/{doc} lost its one-command page"
+        env = {**os.environ, "PYTHONPATH": str(root)}
+        subprocess.run([sys.executable, "-c", command.group(1)], cwd=tmp_path, env=env,
+                       check=True, timeout=120)
+        data = page_data((tmp_path / "apple.html").read_text(encoding="utf-8"))
+        grads = {v["name"]: v["gradShort"] for v in data["values"].values() if v["name"]}
+        assert grads == {"apple": "2.2", "apple_num": "110", "tax": "200"}
+        (tmp_path / "apple.html").unlink()
