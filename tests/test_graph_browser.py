@@ -29,7 +29,7 @@ def _missing() -> str | None:
     try:
         import selenium  # noqa: F401
     except ImportError:
-        return "selenium is not installed (pip install -e '.[browser]')"
+        return "selenium is not installed (pip install -e '.[test]', or '.[browser]')"
     if not any(shutil.which(b) for b in BROWSERS):
         return "no Chromium found (apt-get install chromium)"
     if not shutil.which("chromedriver", path=f"{os.environ.get('PATH', '')}:/usr/bin"):
