@@ -7,18 +7,12 @@
 tensor([2., 4., 6.])
 """
 
+# tensor first: it closes minigrad's one import cycle (Tensor <-> its ops and the engine).
+from .tensor import Tensor  # isort: skip
 from . import random
 from ._version import __version__
-from .autograd import (
-    AnomalyError,
-    Function,
-    detect_anomaly,
-    enable_grad,
-    grad,
-    is_grad_enabled,
-    no_grad,
-    set_grad_enabled,
-)
+from .anomaly import AnomalyError, detect_anomaly
+from .autograd import grad
 from .creation import (
     arange,
     from_dlpack,
@@ -31,6 +25,8 @@ from .creation import (
     zeros,
     zeros_like,
 )
+from .function import Function
+from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .gradcheck import GradcheckError, gradcheck, numerical_gradient
 from .graph import to_dot, to_html, to_mermaid, to_svg
 from .ops.elementwise import (
@@ -53,14 +49,17 @@ from .ops.elementwise import (
     tanh,
     where,
 )
-from .ops.linalg import affine, matmul
+from .ops.linalg import affine, dot, matmul, tensordot
+from .ops.nn import cross_entropy, log_softmax, softmax
 from .ops.reduce import argmax, argmin, logsumexp, max, mean, min, sum
 from .ops.shape import (
     broadcast_to,
     cat,
     concatenate,
     expand,
+    expand_dims,
     flatten,
+    pad,
     reshape,
     squeeze,
     stack,
@@ -69,7 +68,6 @@ from .ops.shape import (
     unsqueeze,
 )
 from .random import manual_seed
-from .tensor import Tensor
 
 __all__ = [
     "AnomalyError",
@@ -88,11 +86,14 @@ __all__ = [
     "cat",
     "clip",
     "concatenate",
+    "cross_entropy",
     "detect_anomaly",
     "div",
+    "dot",
     "enable_grad",
     "exp",
     "expand",
+    "expand_dims",
     "flatten",
     "from_dlpack",
     "full",
@@ -100,6 +101,7 @@ __all__ = [
     "gradcheck",
     "is_grad_enabled",
     "log",
+    "log_softmax",
     "logsumexp",
     "manual_seed",
     "matmul",
@@ -114,6 +116,7 @@ __all__ = [
     "numerical_gradient",
     "ones",
     "ones_like",
+    "pad",
     "pow",
     "rand",
     "randn",
@@ -122,6 +125,7 @@ __all__ = [
     "reshape",
     "set_grad_enabled",
     "sigmoid",
+    "softmax",
     "sqrt",
     "squeeze",
     "stack",
@@ -130,6 +134,7 @@ __all__ = [
     "swapaxes",
     "tanh",
     "tensor",
+    "tensordot",
     "to_dot",
     "to_html",
     "to_mermaid",
