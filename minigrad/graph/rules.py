@@ -48,6 +48,7 @@ RULES: dict[str, str] = {
     "ScatterAdd": "dx = dout[index]",
     "Concatenate": "dx_i = the slice of dout where x_i was placed",
     "Stack": "dx_i = dout[i] along the new axis",
+    "Pad": "dx = dout without the padding (its middle)",
     # softmax and losses
     "Softmax": "dx = z * (dout - sum(dout * z))  (z = softmax(x))",
     "LogSoftmax": "dx = dout - softmax(x) * sum(dout)",
