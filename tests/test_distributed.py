@@ -330,6 +330,42 @@ def test_fit_on_two_ranks_computes_what_one_process_does(tmp_path):
         programs.fit_run(2, str(tmp_path / "straight.ckpt"), resume=True)
 
 
+def train_command(tmp_path: Path, ranks: int) -> subprocess.CompletedProcess:
+    """`minigrad train` on a tenth of MNIST's training images, on 1 process or `ranks`."""
+    save = tmp_path / f"model{ranks}.npz"
+    command = [sys.executable, "-m", "minigrad_nn", "train", "--limit", "2000", "--epochs", "3",
+               "--quiet", "--save", str(save)]
+    if ranks > 1:
+        command = dist.mpirun_command(ranks, *command)
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1")
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    result = subprocess.run(command, capture_output=True, text=True, timeout=RUN_LIMIT, env=env,
+                            cwd=tmp_path, check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result
+
+
+def epoch_figures(stdout: str) -> np.ndarray:
+    """Train loss, train accuracy and test accuracy of each epoch line."""
+    rows = [line.split() for line in stdout.splitlines() if line.startswith("epoch")]
+    return np.array([[float(row[4]), float(row[7]), float(row[10])] for row in rows])
+
+
+@needs_mpi
+def test_minigrad_train_on_two_ranks_trains_as_one_process(tmp_path):
+    one, two = train_command(tmp_path, 1), train_command(tmp_path, 2)
+    lines = two.stdout.splitlines()
+    assert sum(line.startswith("training 784-50-10") for line in lines) == 1
+    assert "batch 100 on 2 ranks (50 each)" in lines[0]
+    assert sum(line.startswith("done:") for line in lines) == 1
+    assert sum(line.startswith("saved the model") for line in lines) == 1
+    # float32: the sums over ranks round differently from one process's in the last bits
+    np.testing.assert_allclose(epoch_figures(two.stdout), epoch_figures(one.stdout), atol=2e-3)
+    assert epoch_figures(two.stdout).shape == (3, 3)
+    for name, array in nn.load(tmp_path / "model1.npz").items():
+        np.testing.assert_allclose(nn.load(tmp_path / "model2.npz")[name], array, atol=1e-4)
+
+
 @needs_mpi
 def test_an_exception_on_one_rank_ends_every_rank(tmp_path):
     result = mpirun("crash", tmp_path)
