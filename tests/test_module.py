@@ -137,10 +137,9 @@ def test_shared_parameter_gets_the_gradient_of_both_uses():
     model = Sequential(layer, layer)
     x = np.array([[1.0, 2.0]])
     model(x).sum().backward()
-    w = layer.weight.data
-    # d/dW Σ (x W) W = xᵀ·(1 Wᵀ) + (x W)ᵀ·1
-    expected = x.T @ (np.ones((1, 2)) @ w.T) + (x @ w).T @ np.ones((1, 2))
-    np.testing.assert_allclose(layer.weight.grad.data, expected)
+    w = layer.weight.data.T  # the layer computes x @ W.T: with V = W.T, d/dV of Σ (x V) V is
+    expected_v = x.T @ (np.ones((1, 2)) @ w.T) + (x @ w).T @ np.ones((1, 2))  # xᵀ(1 Vᵀ) + (xV)ᵀ1
+    np.testing.assert_allclose(layer.weight.grad.data, expected_v.T)
 
 
 # -- walking the tree --------------------------------------------------------------------------
@@ -227,7 +226,7 @@ def test_strict_load_lists_every_problem_and_changes_nothing():
     before = net.state_dict()
     state = dict(before)
     del state["head.bias"], state["block.norm.running_var"]
-    state["head.weight"] = np.zeros((2, 4), dtype=np.float32)
+    state["head.weight"] = np.zeros((4, 2), dtype=np.float32)
     state["extra.weight"] = np.zeros(3)
     state["block.fc.bias"] = np.ones(4, dtype=np.float32)  # a valid change that must not happen
     with pytest.raises(RuntimeError) as error:
@@ -235,7 +234,7 @@ def test_strict_load_lists_every_problem_and_changes_nothing():
     message = str(error.value)
     assert "missing keys: head.bias, block.norm.running_var" in message
     assert "unexpected keys: extra.weight" in message
-    assert "head.weight: the checkpoint has shape (2, 4), the model (4, 2)" in message
+    assert "head.weight: the checkpoint has shape (4, 2), the model (2, 4)" in message
     for name, value in net.state_dict().items():
         np.testing.assert_array_equal(value, before[name], err_msg=name)
 
