@@ -187,7 +187,9 @@ class Optimizer:
 
 
 def _checked_params(params: Any) -> list[Tensor]:
-    """The group's parameters as a list, each a leaf Tensor that requires grad, no repeats."""
+    """The group's parameters as a list, each a leaf Tensor, no repeats. A parameter that does
+    not require grad is accepted (as in PyTorch: a frozen layer) and skipped by `step` while it
+    has no gradient."""
     if isinstance(params, Tensor):
         params = [params]
     elif isinstance(params, set | frozenset):
@@ -199,8 +201,6 @@ def _checked_params(params: Any) -> list[Tensor]:
         if not isinstance(p, Tensor):
             raise TypeError(f"optimizer can only optimize Tensors, but params[{i}] is a "
                             f"{type(p).__name__}")
-        if not p.requires_grad:
-            raise ValueError(f"params[{i}] (shape {p.shape}) does not require grad")
         if not p.is_leaf:
             raise ValueError(f"params[{i}] (shape {p.shape}) is not a leaf tensor; "
                              "optimize the tensor it was computed from")
