@@ -1,9 +1,10 @@
 """The optimizer base: parameter groups, per-parameter state, zero_grad and state dicts.
 
 Subclasses give their defaults, check a group's hyper-parameters in
-`_check_group`, and write the update rule for one parameter in `_update`.
-Updates work on the ndarrays directly (no graph), in place, in the
-parameter's dtype.
+`_check_group`, and write the update rule for one parameter in `_update`, as the
+formula reads (`buf *= mu; buf += g; p.data -= lr * buf`). Updates work on the
+ndarrays directly (no graph), in place, in the parameter's dtype: Python floats
+times a float32 array stay float32, and so does the state.
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ class Optimizer:
         self.defaults = dict(defaults)
         self.state: dict[Tensor, dict[str, Any]] = {}
         self.param_groups: list[ParamGroup] = []
-        self._scratch: dict[tuple, np.ndarray] = {}  # reusable temporaries, never saved
         if isinstance(params, Tensor | dict | set | frozenset):
             kind = "an unordered set" if isinstance(params, set | frozenset) else "a single"
             raise TypeError(
@@ -103,20 +103,6 @@ class Optimizer:
                     p.grad = None
                 else:
                     p.grad.data.fill(0)
-
-    def _temp(self, like: np.ndarray, slot: int = 0) -> np.ndarray:
-        """A scratch array shaped like `like`, reused across steps (slots never alias)."""
-        key = (like.shape, like.dtype, slot)
-        buf = self._scratch.get(key)
-        if buf is None:
-            buf = self._scratch[key] = np.empty(like.shape, like.dtype)
-        return buf
-
-    def _decayed(self, x: np.ndarray, grad: np.ndarray, weight_decay: float) -> np.ndarray:
-        """L2 penalty folded into the gradient: g + wd*x (in scratch slot 1; grad untouched)."""
-        out = np.multiply(x, weight_decay, out=self._temp(x, slot=1))
-        out += grad
-        return out
 
     # ------------------------------------------------------------------ state dicts
 
