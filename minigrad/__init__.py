@@ -28,7 +28,7 @@ from .creation import (
 from .function import Function
 from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .gradcheck import GradcheckError, gradcheck, numerical_gradient
-from .graph import to_dot, to_mermaid, to_svg
+from .graph import to_dot, to_html, to_mermaid, to_svg
 from .ops.elementwise import (
     abs,
     add,
@@ -137,6 +137,7 @@ __all__ = [
     "tensor",
     "tensordot",
     "to_dot",
+    "to_html",
     "to_mermaid",
     "to_svg",
     "transpose",

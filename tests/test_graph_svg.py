@@ -194,6 +194,14 @@ def test_to_svg_writes_the_file_atomically_and_returns_the_text(tmp_path):
     svg = mg.to_svg(price, path)
     assert path.read_text(encoding="utf-8") == svg
     assert [p.name for p in tmp_path.iterdir()] == ["apple.svg"]  # no temporary file left
+    umask = os.umask(0o022)
+    os.umask(umask)
+    fresh = tmp_path / "fresh.svg"
+    mg.to_svg(price, fresh)
+    assert fresh.stat().st_mode & 0o777 == 0o666 & ~umask  # the usual permissions
+    path.chmod(0o600)
+    mg.to_svg(price, path)
+    assert path.stat().st_mode & 0o777 == 0o600  # a replaced file keeps its own
     with pytest.raises(FileNotFoundError, match="no_such_folder"):
         mg.to_svg(price, tmp_path / "no_such_folder" / "apple.svg")
     with pytest.raises(TypeError, match="Tensor"):
