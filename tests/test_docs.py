@@ -306,6 +306,7 @@ API_MODULES = [
     "minigrad_nn.optim.lr_scheduler",
     "minigrad_nn.datasets",
     "minigrad_nn.models",
+    "minigrad_nn.distributed",
 ]
 ENTRY = re.compile(r"^- `(?:[A-Za-z_][\w]*\.)*(?P<name>[A-Za-z_]\w*)(?P<sig>\(.*?\))?`")
 
