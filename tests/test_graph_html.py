@@ -218,3 +218,21 @@ def test_the_tutorials_one_command_writes_the_apple_page(tmp_path):
         grads = {v["name"]: v["gradShort"] for v in data["values"].values() if v["name"]}
         assert grads == {"apple": "2.2", "apple_num": "110", "tax": "200"}
         (tmp_path / "apple.html").unlink()
+
+
+def test_minigrad_nn_two_layer_net_step_is_a_dozen_nodes():
+    import minigrad_nn as nn
+    from minigrad_nn.models import TwoLayerNet
+
+    model = TwoLayerNet()
+    for name, p in model.named_parameters():
+        p.name = name
+    x = np.random.default_rng(0).random((100, 784), dtype=np.float32)
+    loss = nn.CrossEntropyLoss()(model(x), np.arange(100) % 10)
+    data = page_data(mg.to_html(loss))
+    assert 10 <= len(data["nodes"]) <= 14
+    names = {v["name"] for v in data["values"].values()}
+    assert {"fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"} <= names
+    assert all(v["gradShort"] == v["short"] for v in data["values"].values()
+               if v["name"] and v["name"].startswith("fc"))  # a gradient of each one's shape
+    assert all(p.grad is None for p in model.parameters())

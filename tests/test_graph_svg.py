@@ -15,7 +15,7 @@ import minigrad as mg
 from minigrad.graph.fold import fold
 from minigrad.graph.layout import _closest_spaced, assign_layers, layered_layout
 from minigrad.graph.svg import lay_out, stored_grads
-from minigrad.graph.walk import backward_order, collect
+from minigrad.graph.walk import backward_order, collect, op_depths
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -332,7 +332,10 @@ def engine_order(root):
 def test_backward_order_is_the_order_the_engine_calls_the_ops(name):
     root = GRAPHS[name]()
     predicted = backward_order(root)
-    assert len(predicted) == len(collect(root).op_nodes())
+    graph = collect(root)
+    assert len(predicted) == len(graph.op_nodes())
+    assert graph.op_depths() == op_depths(root)
+    assert backward_order(root, graph.op_depths()) == predicted
     assert [id(f) for f in engine_order(root)] == [id(f) for f in predicted]
 
 

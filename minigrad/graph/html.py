@@ -167,7 +167,7 @@ def _page_data(root: Tensor, full: Graph, graph: Graph, layout: Any,
         steps.append({"pass": "backward", "node": output, "text": _seed_text(root, grads,
                                                                              graph, computed)})
         backward_step[graph.root] = len(steps) - 1
-    order = backward_order(root) if root.grad_fn is not None else []
+    order = backward_order(root, full.op_depths()) if root.grad_fn is not None else []
     step_of_op: dict[int, int] = {}
     for fn in order:
         node = drawn_of[id(fn)]

@@ -213,12 +213,16 @@
   buttons.forward.addEventListener("click", () => { pause(); go(current + 1); });
   buttons.backward.addEventListener("click", () => { pause(); go(current + 1); });
   buttons.play.addEventListener("click", play);
-  // Fit: a small graph is enlarged (up to twice its size), a wide one shrunk, to the box.
+  // Fit: a small graph is enlarged (up to twice its size, as far as the window's height allows),
+  // a wide one shrunk to the box's width.
   const naturalWidth = Number(svg.getAttribute("width"));
+  const naturalHeight = Number(svg.getAttribute("height"));
   function fit() {
     const fitting = graphBox.classList.contains("mg-fit");
-    const room = graphBox.clientWidth - 2;
-    svg.style.width = fitting && room > 0 ? `${Math.min(room, 2 * naturalWidth)}px` : "";
+    const width = graphBox.clientWidth - 2;
+    const height = window.innerHeight - graphBox.getBoundingClientRect().top - 24;
+    const scale = Math.min(width / naturalWidth, Math.max(1, Math.min(2, height / naturalHeight)));
+    svg.style.width = fitting && width > 0 ? `${scale * naturalWidth}px` : "";
     buttons.zoom.textContent = fitting ? "Full size" : "Fit";
   }
   function zoom() {
