@@ -49,7 +49,7 @@ from .ops.elementwise import (
     tanh,
     where,
 )
-from .ops.linalg import affine, dot, matmul, tensordot
+from .ops.linalg import affine, dot, linear, matmul, tensordot
 from .ops.nn import cross_entropy, log_softmax, softmax
 from .ops.reduce import argmax, argmin, logsumexp, max, mean, min, sum
 from .ops.shape import (
@@ -100,6 +100,7 @@ __all__ = [
     "grad",
     "gradcheck",
     "is_grad_enabled",
+    "linear",
     "log",
     "log_softmax",
     "logsumexp",

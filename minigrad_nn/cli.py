@@ -27,7 +27,7 @@ from .cli_common import (
     positive_int,
 )
 from .cli_train import add_train_parser, run_training
-from .datasets import DatasetError
+from .datasets import DatasetError, DatasetNotFoundError
 from .losses import CrossEntropyLoss
 from .models import MLP
 from .serialization import SerializationError
@@ -96,6 +96,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as err:
         print(f"minigrad {args.command}: error: {err}", file=sys.stderr)
         return 2
+    except DatasetNotFoundError as err:  # one line per folder searched, and what to do
+        print(f"minigrad {args.command}: error: {err}", file=sys.stderr)
+        return 1
     except (
         DatasetError,
         CheckpointError,
