@@ -34,6 +34,7 @@ RULES: dict[str, str] = {
     # linear algebra (minigrad/ops/linalg.py)
     "MatMul": "dx = dout @ y.T, dy = x.T @ dout",
     "Affine": "dx = dout @ W.T, dW = x.T @ dout, db = dout.sum(axis=0)",
+    "Linear": "dx = dout @ W, dW = dout.T @ x, db = dout.sum(axis=0)  (y = x @ W.T + b)",
     # reductions (minigrad/ops/reduce.py)
     "Sum": "dx = dout, broadcast back to x's shape",
     "Mean": "dx = dout / n, broadcast back to x's shape (n elements averaged)",
