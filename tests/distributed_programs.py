@@ -202,6 +202,36 @@ def ddp_features(out: str) -> None:
     nn.save(results, os.path.join(out, f"rank{rank}.npz"))
 
 
+def fit_run(epochs: int, checkpoint: str | None = None, resume: bool = False):
+    """`nn.fit` as one process would call it: the whole data, the global batch 100."""
+    x, t = dataset().arrays
+    model = make_model()
+    history = nn.fit(
+        model, nn.CrossEntropyLoss(), make_optimizer("sgd", model), (x, t), (x[:300], t[:300]),
+        epochs=epochs, batch_size=GLOBAL_BATCH, seed=SEED, progress=False,
+        checkpoint=checkpoint, resume=resume,
+    )
+    return model, history
+
+
+def fitting(out: str) -> None:
+    """fit under mpirun: straight, stopped and resumed, and refused by rank 0's check."""
+    straight, history = fit_run(2, os.path.join(out, "straight.ckpt"))
+    fit_run(1, os.path.join(out, "resumed.ckpt"))
+    resumed, resumed_history = fit_run(2, os.path.join(out, "resumed.ckpt"), resume=True)
+    try:
+        fit_run(1, os.path.join(out, "straight.ckpt"))
+        refused = ""
+    except nn.CheckpointError as err:
+        refused = str(err)
+    nn.save(
+        {"model": dict(straight.state_dict()), "history": history.state_dict(),
+         "resumed": dict(resumed.state_dict()), "resumed_history": resumed_history.state_dict(),
+         "refused": refused},
+        os.path.join(out, f"rank{dist.get_rank()}.npz"),
+    )
+
+
 def mismatch() -> None:
     """Rank 1 builds a different model: its DistributedDataParallel refuses it."""
     hidden = 16 if dist.get_rank() == 0 else 17
@@ -233,6 +263,8 @@ def main(argv: list[str]) -> None:
         training(out)
     elif scenario == "ddp-features":
         ddp_features(out)
+    elif scenario == "fit":
+        fitting(out)
     elif scenario == "mismatch":
         mismatch()
     elif scenario == "collectives":
