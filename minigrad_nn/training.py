@@ -314,10 +314,13 @@ class _Trainer:
         # Under mpirun the ranks train through DistributedDataParallel (gradients averaged) and
         # measure their shares of the data; `model` is still what is measured and saved.
         self.parallel = parallel
-        self.train_model = DistributedDataParallel(model) if parallel else model
+        wrap = parallel and not isinstance(model, DistributedDataParallel)
+        self.train_model = DistributedDataParallel(model) if wrap else model
+        self._wrapped = wrap
 
     def close(self) -> None:
-        if isinstance(self.train_model, DistributedDataParallel):
+        """Unhook the wrapper fit made: the model trains alone again after fit."""
+        if self._wrapped:
             self.train_model.close()
 
     def run_epoch(

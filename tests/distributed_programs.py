@@ -199,6 +199,13 @@ def ddp_features(out: str) -> None:
         float(np.max(np.abs(p.grad.numpy() - expected)))
         for p, expected in zip(model.parameters(), local_gradients(model, batches[:1]), strict=True)
     ]
+    ddp.close()  # unhooked: the model's gradients are its own again
+    model.zero_grad()
+    loss_fn(model(batches[0][0]), batches[0][1]).backward()
+    local = local_gradients(model, batches[:1], mean=False)
+    results["closed_is_local"] = [
+        np.array_equal(p.grad.numpy(), g) for p, g in zip(model.parameters(), local, strict=True)
+    ]
     nn.save(results, os.path.join(out, f"rank{rank}.npz"))
 
 

@@ -267,6 +267,7 @@ def test_no_sync_accumulation_and_unused_parameters(tmp_path):
         assert "did not reach every parameter" in out["unused"]
         assert "without a gradient: 2.weight, 2.bias, 4.weight, 4.bias." in out["unused"]
         assert max(out["after_the_error"]) < 1e-12
+        assert all(out["closed_is_local"])
 
 
 @needs_mpi
