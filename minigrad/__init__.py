@@ -21,6 +21,7 @@ from .autograd import (
 from .creation import arange, full, ones, ones_like, rand, randn, tensor, zeros, zeros_like
 from .gradcheck import GradcheckError, gradcheck, numerical_gradient
 from .graph import to_dot, to_mermaid, to_svg
+from .ops.conv import conv2d, conv2d_weight, conv_transpose2d
 from .ops.elementwise import (
     abs,
     add,
@@ -42,6 +43,7 @@ from .ops.elementwise import (
     where,
 )
 from .ops.linalg import affine, matmul
+from .ops.pool import avg_pool2d, max_pool2d
 from .ops.reduce import argmax, argmin, logsumexp, max, mean, min, sum
 from .ops.shape import (
     broadcast_to,
@@ -56,6 +58,7 @@ from .ops.shape import (
     transpose,
     unsqueeze,
 )
+from .ops.windows import col2im, im2col, pad
 from .tensor import Tensor
 
 __all__ = [
@@ -71,10 +74,15 @@ __all__ = [
     "argmax",
     "argmin",
     "astype",
+    "avg_pool2d",
     "broadcast_to",
     "cat",
     "clip",
+    "col2im",
     "concatenate",
+    "conv2d",
+    "conv2d_weight",
+    "conv_transpose2d",
     "detect_anomaly",
     "div",
     "enable_grad",
@@ -84,11 +92,13 @@ __all__ = [
     "full",
     "grad",
     "gradcheck",
+    "im2col",
     "is_grad_enabled",
     "log",
     "logsumexp",
     "matmul",
     "max",
+    "max_pool2d",
     "maximum",
     "mean",
     "min",
@@ -99,6 +109,7 @@ __all__ = [
     "numerical_gradient",
     "ones",
     "ones_like",
+    "pad",
     "pow",
     "rand",
     "randn",

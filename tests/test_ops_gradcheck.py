@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import conv_strategies as cs
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -369,6 +370,30 @@ CASES = [
         out_dtype=np.longdouble,
     ),
     Case("clone", unary(), lambda x: x.clone(), np.copy),
+    # Convolution and pooling (examples and references in conv_strategies.py).
+    Case("conv2d", cs.conv2d_example(), mg.conv2d, cs.conv2d_ref),
+    Case(
+        "conv_transpose2d",
+        cs.conv_transpose2d_example(),
+        mg.conv_transpose2d,
+        cs.conv_transpose2d_ref,
+    ),
+    Case(
+        "conv2d_weight",
+        cs.conv2d_weight_example(),
+        lambda x, gy, weight_size, **params: mg.conv2d_weight(x, weight_size, gy, **params),
+        cs.conv2d_weight_ref,
+    ),
+    Case("max_pool2d", cs.pool_example("max"), mg.max_pool2d, cs.max_pool2d_ref),
+    Case("avg_pool2d", cs.pool_example("avg"), mg.avg_pool2d, cs.avg_pool2d_ref),
+    Case("im2col", cs.im2col_example(), mg.im2col, cs.book_im2col),
+    Case("col2im", cs.col2im_example(), mg.col2im, cs.book_col2im),
+    Case(
+        "pad",
+        cs.pad_example(),
+        mg.pad,
+        lambda x, pad_width, value: np.pad(x, pad_width, constant_values=value),
+    ),
 ]
 
 
