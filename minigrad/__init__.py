@@ -58,7 +58,7 @@ from .ops.shape import (
     transpose,
     unsqueeze,
 )
-from .ops.windows import col2im, im2col, pad
+from .ops.windows import col2im, im2col
 from .tensor import Tensor
 
 __all__ = [
@@ -109,7 +109,6 @@ __all__ = [
     "numerical_gradient",
     "ones",
     "ones_like",
-    "pad",
     "pow",
     "rand",
     "randn",

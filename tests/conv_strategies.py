@@ -145,24 +145,6 @@ def col2im_example(draw: st.DrawFn):
     return (draw(arrays(rows)),), {"input_shape": x.shape, **params}
 
 
-@st.composite
-def pad_example(draw: st.DrawFn):
-    ndim = draw(st.integers(1, 4))
-    shape = tuple(draw(st.integers(0, 3)) for _ in range(ndim))
-    widths = st.integers(0, 2)
-    form = draw(st.sampled_from(["int", "pair", "per_axis"]))
-    if form == "int":
-        pad_width: Any = draw(widths)
-    elif form == "pair":
-        pad_width = (draw(widths), draw(widths))
-    else:
-        pad_width = tuple((draw(widths), draw(widths)) for _ in range(ndim))
-    return (draw(arrays(shape)),), {
-        "pad_width": pad_width,
-        "value": draw(st.sampled_from([0, 1.5])),
-    }
-
-
 # -- references ---------------------------------------------------------------------------------
 
 

@@ -388,12 +388,6 @@ CASES = [
     Case("avg_pool2d", cs.pool_example("avg"), mg.avg_pool2d, cs.avg_pool2d_ref),
     Case("im2col", cs.im2col_example(), mg.im2col, cs.book_im2col),
     Case("col2im", cs.col2im_example(), mg.col2im, cs.book_col2im),
-    Case(
-        "pad",
-        cs.pad_example(),
-        mg.pad,
-        lambda x, pad_width, value: np.pad(x, pad_width, constant_values=value),
-    ),
 ]
 
 

@@ -1,5 +1,5 @@
-"""Sliding windows, the machinery under convolution and pooling: `pad`, and the book's `im2col`
-(every window of an image as a row) with its adjoint `col2im` (rows summed back into an image).
+"""Sliding windows, the machinery under convolution and pooling, and the book's `im2col` (every
+window of an image as a row) with its adjoint `col2im` (rows summed back into an image).
 
 NumPy gives every window of an image at once as a strided view, `sliding_window_view`: no loop
 and no copy. The convolutions (`conv.py`) copy that view once into the layout a matrix product
@@ -103,36 +103,6 @@ def _fold(cols: np.ndarray, size: Pair, stride: Pair, padding: Pair, dilation: P
             for q in range(kw):
                 out[:, :, rows, q * dw : q * dw + sw * (ow - 1) + 1 : sw] += cols[:, :, p, q]
     return out[:, :, ph : ph + size[0], pw : pw + size[1]] if ph or pw else out
-
-
-# -- pad -------------------------------------------------------------------------------------------
-
-
-class Pad(Function):
-    """Constant padding (np.pad); the gradient is the slice of the unpadded values."""
-
-    def forward(self, x: np.ndarray, pad_width: tuple[Pair, ...], value: float) -> np.ndarray:
-        self.inner = tuple(slice(a, a + n) for (a, _), n in zip(pad_width, x.shape, strict=True))
-        return np.pad(x, pad_width, constant_values=value)
-
-    def backward(self, grad: Any) -> tuple[Any]:
-        return (grad[self.inner],)
-
-
-def pad(x: Any, pad_width: Any, value: float = 0.0) -> Tensor:
-    """Pad with a constant, NumPy's way: `pad_width` is an int, one (before, after) pair for all
-    axes, or a pair per axis, e.g. ((0, 0), (0, 0), (1, 1), (2, 2)) for the H and W of NCHW."""
-    ndim = len(_shape(x))
-    try:
-        widths = np.broadcast_to(np.asarray(pad_width, dtype=np.int64), (ndim, 2))
-    except (ValueError, TypeError):
-        raise ValueError(
-            f"pad: pad_width {pad_width!r} does not give (before, after) for the {ndim} axes of "
-            f"a tensor of shape {_shape(x)}"
-        ) from None
-    if (widths < 0).any():
-        raise ValueError(f"pad: pad_width must not be negative, got {pad_width!r}")
-    return Pad.apply(x, pad_width=tuple(map(tuple, widths.tolist())), value=value)
 
 
 # -- im2col and col2im -----------------------------------------------------------------------------
