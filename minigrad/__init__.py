@@ -7,6 +7,7 @@
 tensor([2., 4., 6.])
 """
 
+from . import random
 from ._version import __version__
 from .autograd import (
     AnomalyError,
@@ -18,7 +19,18 @@ from .autograd import (
     no_grad,
     set_grad_enabled,
 )
-from .creation import arange, full, ones, ones_like, rand, randn, tensor, zeros, zeros_like
+from .creation import (
+    arange,
+    from_dlpack,
+    full,
+    ones,
+    ones_like,
+    rand,
+    randn,
+    tensor,
+    zeros,
+    zeros_like,
+)
 from .gradcheck import GradcheckError, gradcheck, numerical_gradient
 from .graph import to_dot, to_mermaid, to_svg
 from .ops.conv import conv2d, conv2d_weight, conv_transpose2d
@@ -59,6 +71,7 @@ from .ops.shape import (
     unsqueeze,
 )
 from .ops.windows import col2im, im2col
+from .random import manual_seed
 from .tensor import Tensor
 
 __all__ = [
@@ -89,6 +102,7 @@ __all__ = [
     "exp",
     "expand",
     "flatten",
+    "from_dlpack",
     "full",
     "grad",
     "gradcheck",
@@ -96,6 +110,7 @@ __all__ = [
     "is_grad_enabled",
     "log",
     "logsumexp",
+    "manual_seed",
     "matmul",
     "max",
     "max_pool2d",
@@ -112,6 +127,7 @@ __all__ = [
     "pow",
     "rand",
     "randn",
+    "random",
     "relu",
     "reshape",
     "set_grad_enabled",

@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from .random import generator
 from .tensor import DEFAULT_DTYPE, Tensor
 
 
@@ -72,12 +73,6 @@ def arange(
     return Tensor(values, requires_grad=requires_grad)
 
 
-def _generator(seed: int | None, rng: np.random.Generator | None) -> np.random.Generator:
-    if seed is not None and rng is not None:
-        raise ValueError("pass seed= or rng=, not both")
-    return rng if rng is not None else np.random.default_rng(seed)
-
-
 def randn(
     *shape: Any,
     dtype: Any = None,
@@ -85,8 +80,9 @@ def randn(
     seed: int | None = None,
     rng: np.random.Generator | None = None,
 ) -> Tensor:
-    """Samples of the standard normal distribution; `seed=` or `rng=` make them reproducible."""
-    draw = _generator(seed, rng).standard_normal
+    """Samples of the standard normal distribution; `seed=` or `rng=` make them reproducible
+    (without either they come from the default generator that `mg.manual_seed` resets)."""
+    draw = generator(seed, rng).standard_normal
     return _random(draw, _shape(shape), _dtype(dtype), requires_grad)
 
 
@@ -97,8 +93,9 @@ def rand(
     seed: int | None = None,
     rng: np.random.Generator | None = None,
 ) -> Tensor:
-    """Samples uniform in [0, 1); `seed=` or `rng=` make them reproducible."""
-    return _random(_generator(seed, rng).random, _shape(shape), _dtype(dtype), requires_grad)
+    """Samples uniform in [0, 1); `seed=` or `rng=` make them reproducible (without either they
+    come from the default generator that `mg.manual_seed` resets)."""
+    return _random(generator(seed, rng).random, _shape(shape), _dtype(dtype), requires_grad)
 
 
 def _random(draw: Any, shape: tuple[int, ...], dtype: np.dtype, requires_grad: bool) -> Tensor:
@@ -106,3 +103,11 @@ def _random(draw: Any, shape: tuple[int, ...], dtype: np.dtype, requires_grad: b
     draw_dtype = dtype if dtype in (np.float32, np.float64) else np.float64
     values = draw(shape, dtype=draw_dtype)
     return Tensor(values.astype(dtype, copy=False), requires_grad=requires_grad)
+
+
+def from_dlpack(external: Any) -> Tensor:
+    """A tensor sharing the memory of any DLPack producer (a PyTorch, JAX or CuPy CPU tensor, an
+    ndarray), without a copy: writes through either side show in the other."""
+    if isinstance(external, Tensor):
+        return Tensor._make(external._data, False)
+    return Tensor(np.from_dlpack(external))

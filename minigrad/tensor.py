@@ -177,6 +177,19 @@ class Tensor:
             return self._data.astype(dtype)
         return self._data.copy() if copy else self._data
 
+    def __dlpack__(self, **kwargs: Any) -> Any:
+        """Share this tensor's memory through DLPack (`torch.from_dlpack(t)`, `np.from_dlpack(t)`),
+        without a copy. As in PyTorch, a tensor that requires grad must be detached first: the
+        consumer could write into memory the graph relies on without minigrad knowing."""
+        if self._requires_grad:
+            raise RuntimeError(
+                "cannot export a tensor that requires grad through DLPack; use t.detach() first"
+            )
+        return self._data.__dlpack__(**kwargs)
+
+    def __dlpack_device__(self) -> tuple[int, int]:
+        return self._data.__dlpack_device__()
+
     def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
         """`np.exp(t)`, `arr * t` and other NumPy ufuncs on Tensors run minigrad's ops."""
         op = _UFUNC_OPS.get(ufunc)
@@ -342,6 +355,34 @@ class Tensor:
 
     def __ne__(self, other: Any) -> Tensor:  # type: ignore[override]
         return _compare(np.not_equal, self, other)
+
+    # -- PyTorch spellings (NumPy's `size` and `shape` attributes keep NumPy's meaning) ---------
+
+    def dim(self) -> int:
+        """The number of dimensions (`ndim`)."""
+        return self._data.ndim
+
+    def numel(self) -> int:
+        """The number of elements (`size`)."""
+        return self._data.size
+
+    def add(self, other: Any) -> Tensor:
+        return elementwise.add(self, other)
+
+    def sub(self, other: Any) -> Tensor:
+        return elementwise.sub(self, other)
+
+    def mul(self, other: Any) -> Tensor:
+        return elementwise.mul(self, other)
+
+    def div(self, other: Any) -> Tensor:
+        return elementwise.div(self, other)
+
+    def pow(self, exponent: Any) -> Tensor:
+        return elementwise.pow(self, exponent)
+
+    def matmul(self, other: Any) -> Tensor:
+        return linalg.matmul(self, other)
 
     # -- methods (each is also a function, e.g. mg.exp(t)) -----------------------------------
 

@@ -8,6 +8,8 @@ from typing import Any
 
 import numpy as np
 
+import minigrad as mg
+
 __all__ = ["DataLoader", "Dataset", "TensorDataset"]
 
 
@@ -49,8 +51,10 @@ class TensorDataset(Dataset):
 class DataLoader:
     """Batches of a dataset, one epoch per iteration: a permutation drawn without replacement.
 
-    ``seed`` (or a ``np.random.Generator`` as ``rng``) makes the epochs reproducible; each new
-    iteration draws a new permutation. Yields tuples of ndarrays, e.g. ``(x_batch, t_batch)``.
+    ``seed`` (or a ``np.random.Generator`` as ``rng``) makes the epochs reproducible; without
+    either, the loader's generator is seeded from minigrad's default one (``mg.manual_seed``).
+    Each new iteration draws a new permutation. Yields tuples of ndarrays, e.g.
+    ``(x_batch, t_batch)``.
     """
 
     def __init__(
@@ -61,13 +65,11 @@ class DataLoader:
             raise TypeError(f"batch_size must be an int, got {type(batch_size).__name__}")
         if batch_size <= 0:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size}")
-        if seed is not None and rng is not None:
-            raise ValueError("pass either seed or rng, not both")
         self.dataset = dataset
         self.batch_size = int(batch_size)
         self.shuffle = shuffle
         self.drop_last = drop_last
-        self.rng = rng if rng is not None else np.random.default_rng(seed)
+        self.rng = mg.random.child_generator(seed, rng)
 
     def __len__(self) -> int:
         """The number of batches in one epoch."""

@@ -1,8 +1,8 @@
 """Weight initialisation, in place, as `torch.nn.init`: every function overwrites the values of a
 Tensor (or ndarray) without changing its identity or dtype, and returns it.
 
-Random initialisers take `seed=` or `rng=` (a `np.random.Generator`); with neither they draw from a
-fresh `np.random.default_rng()`. There is no global random state.
+Random initialisers take `seed=` or `rng=` (a `np.random.Generator`); with neither they draw from
+minigrad's default generator, which `mg.manual_seed(n)` resets.
 
 Fans follow minigrad's layouts, not PyTorch's: a 2-D weight is `(in_features, out_features)` (the
 `Linear` layout, `y = x @ W`), so fan_in = shape[0] and fan_out = shape[1], the transpose of
@@ -35,11 +35,9 @@ _LINEAR_FNS = (
 def make_rng(
     seed: int | None = None, rng: np.random.Generator | None = None
 ) -> np.random.Generator:
-    """The generator to draw from: `rng` itself, else a new one seeded with `seed` (fresh entropy
-    when `seed` is None). Passing both is an error."""
-    if seed is not None and rng is not None:
-        raise ValueError("pass seed= or rng=, not both")
-    return rng if rng is not None else np.random.default_rng(seed)
+    """The generator to draw from: `rng` itself, else a new one seeded with `seed`, else
+    minigrad's default generator (reset by `mg.manual_seed`). Passing both is an error."""
+    return mg.random.generator(seed, rng)
 
 
 def calculate_gain(nonlinearity: str, param: float | None = None) -> float:

@@ -8,6 +8,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+import minigrad as mg
+
 from . import init
 from .layers import Dropout, Linear, ReLU, Sigmoid, Tanh
 from .module import Module, Parameter, Sequential
@@ -47,7 +49,7 @@ class MLP(Sequential):
             raise ValueError(
                 f"unknown activation {activation!r}: expected one of {', '.join(ACTIVATIONS)}"
             )
-        rng = np.random.default_rng(seed)
+        rng = mg.random.child_generator(seed)
         layers: OrderedDict[str, Module] = OrderedDict()
         n_layers = len(sizes) - 1
         for i, (n_in, n_out) in enumerate(itertools.pairwise(sizes), start=1):

@@ -101,7 +101,7 @@ def test_rng_argument_is_used():
     a = DataLoader(make_data(30), rng=np.random.default_rng(7), batch_size=30)
     b = DataLoader(make_data(30), seed=7, batch_size=30)
     np.testing.assert_array_equal(epoch_labels(a), epoch_labels(b))
-    with pytest.raises(ValueError, match="either seed or rng"):
+    with pytest.raises(ValueError, match="seed= or rng=, not both"):
         DataLoader(make_data(3), seed=1, rng=np.random.default_rng(1))
 
 

@@ -18,7 +18,7 @@ class Linear(Module):
 
     Weight and bias start uniform in ±1/√in_features (PyTorch's default bound). `seed=` or `rng=`
     make this reproducible (two layers built with the same seed are equal); with neither, the
-    values come from a fresh `np.random.default_rng()`."""
+    values come from minigrad's default generator (`mg.manual_seed` resets it)."""
 
     def __init__(
         self,
