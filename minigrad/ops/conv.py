@@ -26,13 +26,29 @@ from .windows import _windows as _windows_view
 
 
 def _conv_cols(
-    x: np.ndarray, kernel: Pair, stride: Pair, padding: Pair, dilation: Pair, groups: int
+    x: np.ndarray,
+    kernel: Pair,
+    stride: Pair,
+    padding: Pair,
+    dilation: Pair,
+    groups: int,
+    out_size: Pair | None = None,
 ) -> np.ndarray:
-    """im2col in the layout a batched matrix product wants: (N, G, C/G·kh·kw, OH·OW), contiguous.
-    This copy is the one big memory move of a convolution."""
+    """im2col, channel-major: (G, C/G·kh·kw, N·OH·OW), the layout in which one matrix product
+    per group covers the whole batch. This copy is the one big memory move of a convolution.
+    `out_size` keeps only the first OH x OW windows (the weight gradient of conv_transpose2d)."""
     win = _windows_view(x, kernel, stride, padding, dilation)
+    if out_size is not None:
+        win = win[:, :, : out_size[0], : out_size[1]]
     n, c, oh, ow, kh, kw = win.shape
-    return win.transpose(0, 1, 4, 5, 2, 3).reshape(n, groups, c // groups * kh * kw, oh * ow)
+    return win.transpose(1, 4, 5, 0, 2, 3).reshape(groups, c // groups * kh * kw, n * oh * ow)
+
+
+def _channel_major(a: np.ndarray, groups: int) -> np.ndarray:
+    """An (N, C, H, W) array as (G, C/G, N·H·W): no copy when its memory is channel-major
+    already (as this module's outputs are)."""
+    n, c, h, w = a.shape
+    return a.transpose(1, 0, 2, 3).reshape(groups, c // groups, n * h * w)
 
 
 def _output_padding(size: Any, out_size: Any, kernel: Any, params: dict[str, Any]) -> Pair:
@@ -93,11 +109,12 @@ class Conv2d(Function):
         o, _, kh, kw = w.shape
         groups = params["groups"]
         self.cols = cols = _conv_cols(x, (kh, kw), **params)
-        out = np.matmul(w.reshape(groups, o // groups, -1), cols)  # (N, G, O/G, OH·OW)
+        out = np.matmul(w.reshape(groups, o // groups, -1), cols)  # (G, O/G, N·OH·OW)
         oh, ow = _check_output(
             "conv2d", x.shape, (kh, kw), params["stride"], params["padding"], params["dilation"]
         )
-        out = out.reshape(x.shape[0], o, oh, ow)
+        # The result stays channel-major in memory; its (N, O, OH, OW) view is the output.
+        out = out.reshape(o, x.shape[0], oh, ow).transpose(1, 0, 2, 3)
         if bias:
             out += bias[0].reshape(o, 1, 1)
         return out
@@ -160,9 +177,9 @@ class ConvTranspose2d(Function):
             for i, (length, k) in enumerate(((h, kh), (wd, kw)))
         )
         rows = w.reshape(groups, c_in // groups, -1).swapaxes(1, 2)  # (G, C_out/G·kh·kw, C_in/G)
-        cols = np.matmul(rows, x.reshape(n, groups, c_in // groups, h * wd))
+        cols = np.matmul(rows, _channel_major(x, groups))  # (G, C_out/G·kh·kw, N·H·W)
         out = _fold(
-            cols.reshape(n, groups * cg_out, kh, kw, h, wd), size, stride, padding, dilation
+            cols.reshape(groups * cg_out, kh, kw, n, h, wd), size, stride, padding, dilation
         )
         if bias:
             out = out + bias[0].reshape(-1, 1, 1)
@@ -238,13 +255,10 @@ class Conv2dWeight(Function):
     ) -> np.ndarray:
         self.params = params
         self.save_for_backward(x, gy)
-        n, o, oh, ow = gy.shape
-        groups = params["groups"]
+        o, (oh, ow), groups = gy.shape[1], gy.shape[2:], params["groups"]
         if cols is None:
-            win = _windows_view(x, kernel, params["stride"], params["padding"], params["dilation"])
-            cols = win[:, :, :oh, :ow].transpose(0, 1, 4, 5, 2, 3).reshape(n, groups, -1, oh * ow)
-        gy_rows = gy.reshape(n, groups, o // groups, oh * ow)
-        gw = np.matmul(gy_rows, cols.swapaxes(2, 3)).sum(axis=0)  # (G, O/G, C/G·kh·kw)
+            cols = _conv_cols(x, kernel, **params, out_size=(oh, ow))
+        gw = np.matmul(_channel_major(gy, groups), cols.swapaxes(1, 2))  # (G, O/G, C/G·kh·kw)
         return gw.reshape(o, x.shape[1] // groups, *kernel)
 
     def backward(self, grad: Any) -> tuple[Any, Any]:

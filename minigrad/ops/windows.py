@@ -73,36 +73,50 @@ def _window_params(stride: Any, padding: Any, dilation: Any) -> dict[str, Pair]:
 # -- the windows and their adjoint -------------------------------------------------------------
 
 
+def _padded(x: np.ndarray, padding: Pair, fill: float = 0.0) -> np.ndarray:
+    """x with `padding` rows and columns of `fill` around each image, in x's memory order."""
+    (ph, pw), (n, c, h, w) = padding, x.shape
+    if not (ph or pw):
+        return x
+    out = np.full_like(x, fill, shape=(n, c, h + 2 * ph, w + 2 * pw))
+    out[:, :, ph : ph + h, pw : pw + w] = x
+    return out
+
+
 def _windows(
     x: np.ndarray, kernel: Pair, stride: Pair, padding: Pair, dilation: Pair, fill: float = 0.0
 ) -> np.ndarray:
     """A view (N, C, OH, OW, kh, kw) of `x` padded with `fill`: element [n, c, i, j, p, q] is
     x_padded[n, c, i·sh + p·dh, j·sw + q·dw]. Only the padding is a copy."""
-    (ph, pw), (sh, sw), (dh, dw) = padding, stride, dilation
-    if ph or pw:
-        x = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=fill)
+    (sh, sw), (dh, dw) = stride, dilation
     span = (dh * (kernel[0] - 1) + 1, dw * (kernel[1] - 1) + 1)
-    return sliding_window_view(x, span, axis=(2, 3))[:, :, ::sh, ::sw, ::dh, ::dw]
+    windows = sliding_window_view(_padded(x, padding, fill), span, axis=(2, 3))
+    return windows[:, :, ::sh, ::sw, ::dh, ::dw]
 
 
 def _fold(cols: np.ndarray, size: Pair, stride: Pair, padding: Pair, dilation: Pair) -> np.ndarray:
-    """The adjoint of `_windows` (the book's col2im): sum windows given as (N, C, kh, kw, OH, OW)
-    back into an (N, C, H, W) image, adding where windows overlap."""
-    n, c, kh, kw, oh, ow = cols.shape
+    """The adjoint of `_windows` (the book's col2im): sum windows given channel-major, as
+    (C, kh, kw, N, OH, OW), back into (N, C, H) images, adding where windows overlap.
+
+    The sum is built channel-major too, (C, N, H, W) in memory, so that every slice added is
+    contiguous in its last three axes; the result is its (N, C, H, W) view."""
+    c, kh, kw, n, oh, ow = cols.shape
     (sh, sw), (ph, pw), (dh, dw) = stride, padding, dilation
+    full = (size[0] + 2 * ph, size[1] + 2 * pw)
     if (sh, sw) == (kh, kw) and (dh, dw) == (1, 1):  # the windows tile the image: no overlap
-        tiled = cols.transpose(0, 1, 4, 2, 5, 3).reshape(n, c, oh * kh, ow * kw)
-        if tiled.shape[2:] == size and not (ph or pw):
-            return tiled
-        out = np.zeros((n, c, size[0] + 2 * ph, size[1] + 2 * pw), dtype=cols.dtype)
-        out[:, :, : oh * kh, : ow * kw] = tiled
+        tiled = cols.transpose(0, 3, 4, 1, 5, 2).reshape(c, n, oh * kh, ow * kw)
+        if tiled.shape[2:] == full:
+            out = tiled
+        else:  # rows and columns after the last window get no gradient
+            out = np.zeros((c, n, *full), dtype=cols.dtype)
+            out[:, :, : oh * kh, : ow * kw] = tiled
     else:  # one strided add per kernel position, each over the whole batch
-        out = np.zeros((n, c, size[0] + 2 * ph, size[1] + 2 * pw), dtype=cols.dtype)
+        out = np.zeros((c, n, *full), dtype=cols.dtype)
         for p in range(kh):
             rows = slice(p * dh, p * dh + sh * (oh - 1) + 1, sh)
             for q in range(kw):
-                out[:, :, rows, q * dw : q * dw + sw * (ow - 1) + 1 : sw] += cols[:, :, p, q]
-    return out[:, :, ph : ph + size[0], pw : pw + size[1]] if ph or pw else out
+                out[:, :, rows, q * dw : q * dw + sw * (ow - 1) + 1 : sw] += cols[:, p, q]
+    return out[:, :, ph : ph + size[0], pw : pw + size[1]].transpose(1, 0, 2, 3)
 
 
 # -- im2col and col2im -----------------------------------------------------------------------------
@@ -150,7 +164,7 @@ class Fold(Function):
     ) -> np.ndarray:
         self.params = {"stride": stride, "padding": padding, "dilation": dilation}
         self.kernel = windows.shape[4:]
-        return _fold(windows.transpose(0, 1, 4, 5, 2, 3), size, **self.params)
+        return _fold(windows.transpose(1, 4, 5, 0, 2, 3), size, **self.params)
 
     def backward(self, grad: Any) -> tuple[Any]:
         return (run_op(Unfold, grad, kernel=self.kernel, **self.params),)
