@@ -29,19 +29,37 @@ def _conv_cols(
     x: np.ndarray,
     kernel: Pair,
     stride: Pair,
-    padding: Pair,
+    padding: tuple[int, ...],
     dilation: Pair,
     groups: int,
     out_size: Pair | None = None,
-) -> np.ndarray:
+) -> tuple[np.ndarray, Pair]:
     """im2col, channel-major: (G, C/G·kh·kw, N·OH·OW), the layout in which one matrix product
-    per group covers the whole batch. This copy is the one big memory move of a convolution.
-    `out_size` keeps only the first OH x OW windows (the weight gradient of conv_transpose2d)."""
+    per group covers the whole batch, and (OH, OW). This copy is the one big memory move of a
+    convolution. `out_size` keeps only the first OH x OW windows (for conv_transpose2d)."""
     win = _windows_view(x, kernel, stride, padding, dilation)
     if out_size is not None:
         win = win[:, :, : out_size[0], : out_size[1]]
     n, c, oh, ow, kh, kw = win.shape
-    return win.transpose(1, 4, 5, 0, 2, 3).reshape(groups, c // groups * kh * kw, n * oh * ow)
+    cols = win.transpose(1, 4, 5, 0, 2, 3).reshape(groups, c // groups * kh * kw, n * oh * ow)
+    return cols, (oh, ow)
+
+
+def _correlate(
+    x: np.ndarray,
+    w: np.ndarray,
+    stride: Pair,
+    padding: tuple[int, ...],
+    dilation: Pair,
+    groups: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """conv2d's arithmetic: (the (N, O, OH, OW) result, the columns it was computed from).
+    The result stays channel-major in memory (it is a transposed view), so that the next
+    convolution's columns and this one's gradients need no transposing copy."""
+    o = w.shape[0]
+    cols, (oh, ow) = _conv_cols(x, w.shape[2:], stride, padding, dilation, groups)
+    out = np.matmul(w.reshape(groups, o // groups, -1), cols)  # (G, O/G, N·OH·OW)
+    return out.reshape(o, x.shape[0], oh, ow).transpose(1, 0, 2, 3), cols
 
 
 def _channel_major(a: np.ndarray, groups: int) -> np.ndarray:
@@ -106,17 +124,9 @@ class Conv2d(Function):
     def forward(self, x: np.ndarray, w: np.ndarray, *bias: np.ndarray, **params: Any) -> np.ndarray:
         self.params = params
         self.save_for_backward(x, w)
-        o, _, kh, kw = w.shape
-        groups = params["groups"]
-        self.cols = cols = _conv_cols(x, (kh, kw), **params)
-        out = np.matmul(w.reshape(groups, o // groups, -1), cols)  # (G, O/G, N·OH·OW)
-        oh, ow = _check_output(
-            "conv2d", x.shape, (kh, kw), params["stride"], params["padding"], params["dilation"]
-        )
-        # The result stays channel-major in memory; its (N, O, OH, OW) view is the output.
-        out = out.reshape(o, x.shape[0], oh, ow).transpose(1, 0, 2, 3)
+        out, self.cols = _correlate(x, w, **params)
         if bias:
-            out += bias[0].reshape(o, 1, 1)
+            out += bias[0].reshape(-1, 1, 1)
         return out
 
     def backward(self, grad: Any) -> tuple[Any, ...]:
@@ -176,11 +186,25 @@ class ConvTranspose2d(Function):
             + 1
             for i, (length, k) in enumerate(((h, kh), (wd, kw)))
         )
-        rows = w.reshape(groups, c_in // groups, -1).swapaxes(1, 2)  # (G, C_out/G·kh·kw, C_in/G)
-        cols = np.matmul(rows, _channel_major(x, groups))  # (G, C_out/G·kh·kw, N·H·W)
-        out = _fold(
-            cols.reshape(groups * cg_out, kh, kw, n, h, wd), size, stride, padding, dilation
-        )
+        if stride == (1, 1):
+            # Gather instead of scatter: with stride 1 the transposed convolution is a plain
+            # correlation of x with the flipped kernel, padded by d(k - 1) - p on each side (and
+            # output_padding more after), which needs no overlapping adds.
+            flipped = w.reshape(groups, c_in // groups, cg_out, kh, kw)[..., ::-1, ::-1]
+            flipped = flipped.transpose(0, 2, 1, 3, 4).reshape(groups * cg_out, -1, kh, kw)
+            before = [dilation[i] * (k - 1) - padding[i] for i, k in enumerate((kh, kw))]
+            widths = (
+                before[0],
+                before[0] + output_padding[0],
+                before[1],
+                before[1] + output_padding[1],
+            )
+            out = _correlate(x, flipped, stride, widths, dilation, groups)[0]
+        else:  # each input pixel adds its kh x kw patch: a product, then the book's col2im
+            rows = w.reshape(groups, c_in // groups, -1).swapaxes(1, 2)  # (G, K, C_in/G)
+            cols = np.matmul(rows, _channel_major(x, groups))  # (G, C_out/G·kh·kw, N·H·W)
+            cols = cols.reshape(groups * cg_out, kh, kw, n, h, wd)
+            out = _fold(cols, size, stride, padding, dilation)
         if bias:
             out = out + bias[0].reshape(-1, 1, 1)
         return out
@@ -257,7 +281,7 @@ class Conv2dWeight(Function):
         self.save_for_backward(x, gy)
         o, (oh, ow), groups = gy.shape[1], gy.shape[2:], params["groups"]
         if cols is None:
-            cols = _conv_cols(x, kernel, **params, out_size=(oh, ow))
+            cols = _conv_cols(x, kernel, **params, out_size=(oh, ow))[0]
         gw = np.matmul(_channel_major(gy, groups), cols.swapaxes(1, 2))  # (G, O/G, C/G·kh·kw)
         return gw.reshape(o, x.shape[1] // groups, *kernel)
 

@@ -73,18 +73,30 @@ def _window_params(stride: Any, padding: Any, dilation: Any) -> dict[str, Pair]:
 # -- the windows and their adjoint -------------------------------------------------------------
 
 
-def _padded(x: np.ndarray, padding: Pair, fill: float = 0.0) -> np.ndarray:
-    """x with `padding` rows and columns of `fill` around each image, in x's memory order."""
-    (ph, pw), (n, c, h, w) = padding, x.shape
-    if not (ph or pw):
+def _padded(x: np.ndarray, padding: tuple[int, ...], fill: float = 0.0) -> np.ndarray:
+    """x with rows and columns of `fill` around each image, in x's memory order. `padding` is
+    (ph, pw) for both sides, or (top, bottom, left, right), where a negative width crops."""
+    top, bottom, left, right = (
+        padding if len(padding) == 4 else (*padding[:1] * 2, *padding[1:] * 2)
+    )
+    n, c, h, w = x.shape
+    x = x[:, :, max(-top, 0) : h - max(-bottom, 0), max(-left, 0) : w - max(-right, 0)]
+    top, bottom, left, right = (max(p, 0) for p in (top, bottom, left, right))
+    if not (top or bottom or left or right):
         return x
-    out = np.full_like(x, fill, shape=(n, c, h + 2 * ph, w + 2 * pw))
-    out[:, :, ph : ph + h, pw : pw + w] = x
+    h, w = x.shape[2:]
+    out = np.full_like(x, fill, shape=(n, c, h + top + bottom, w + left + right))
+    out[:, :, top : top + h, left : left + w] = x
     return out
 
 
 def _windows(
-    x: np.ndarray, kernel: Pair, stride: Pair, padding: Pair, dilation: Pair, fill: float = 0.0
+    x: np.ndarray,
+    kernel: Pair,
+    stride: Pair,
+    padding: tuple[int, ...],
+    dilation: Pair,
+    fill: float = 0.0,
 ) -> np.ndarray:
     """A view (N, C, OH, OW, kh, kw) of `x` padded with `fill`: element [n, c, i, j, p, q] is
     x_padded[n, c, i·sh + p·dh, j·sw + q·dw]. Only the padding is a copy."""
