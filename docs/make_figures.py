@@ -1,14 +1,15 @@
 """Draw the documentation's pictures by running the tutorial.
 
-    python docs/make_figures.py     # needs Graphviz's `dot` program and matplotlib
+    python docs/make_figures.py     # needs matplotlib (for the training curves); no Graphviz
 
 Runs the python blocks of docs/tutorial.md in order, in one namespace and a temporary working
 directory (as tests/test_docs.py does). At each `<!-- figure: NAME = EXPRESSION -->` comment it
 evaluates EXPRESSION in that namespace and writes docs/figures/NAME:
 
-* a Tensor: the computational graph that produced it, with `mg.to_svg`; tensors without a name
-  are first named after the tutorial's variables (and dictionary keys, module parameters) that
-  hold them, so the picture uses the names of the code;
+* a Tensor: the computational graph that produced it, with `mg.to_svg` (minigrad's own layout,
+  the same picture on any machine); tensors without a name are first named after the
+  tutorial's variables (and dictionary keys, module parameters) that hold them, so the picture
+  uses the names of the code;
 * a History: its training curves, with `History.plot`.
 
 The pictures are committed; run this again after changing the tutorial or the graph export.

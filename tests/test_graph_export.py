@@ -1,9 +1,8 @@
-"""Graph export: DOT and Mermaid text of the computational graph, and SVG through Graphviz."""
+"""Graph export as text: DOT and Mermaid (the SVG pictures are tested in test_graph_svg.py)."""
 
 from __future__ import annotations
 
 import re
-import shutil
 
 import numpy as np
 import pytest
@@ -96,22 +95,3 @@ def test_labels_are_escaped():
     dot, mermaid = mg.to_dot(x * 2), mg.to_mermaid(x * 2)
     assert 'say \\"hi\\"' in dot
     assert '"hi"' not in mermaid and "#quot;hi#quot;" in mermaid
-
-
-@pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz `dot` is not installed")
-def test_to_svg_renders_with_graphviz(tmp_path):
-    price, _ = apple_graph()
-    price.backward()
-    path = mg.to_svg(price, tmp_path / "apple.svg")
-    assert path == tmp_path / "apple.svg"
-    svg = path.read_text(encoding="utf-8")
-    assert "<svg" in svg and "Mul" in svg and "grad 2.2" in svg
-
-
-def test_to_svg_without_graphviz_raises_a_clear_error(monkeypatch, tmp_path):
-    monkeypatch.setattr(shutil, "which", lambda name: None)
-    price, _ = apple_graph()
-    with pytest.raises(RuntimeError, match="Graphviz") as info:
-        mg.to_svg(price, tmp_path / "apple.svg")
-    assert "dot" in str(info.value) and "to_dot" in str(info.value)
-    assert not (tmp_path / "apple.svg").exists()
