@@ -199,7 +199,8 @@ class DeepConvNet(Sequential):
 
         (conv - ReLU - conv - ReLU - pool) x 3 - affine - ReLU - dropout - affine - dropout
 
-    with six 3x3 convolutions of 16, 16, 32, 32, 64, 64 filters (`DEEP_CONV_PARAMS`), 2x2 max
+    with six 3x3 convolutions of 16, 16, 32, 32, 64, 64 filters (`conv_params`, by default the
+    book's `DEEP_CONV_PARAMS`: the fourth pads by 2), 2x2 max
     pooling, `hidden_size` (50) units, dropout 0.5, and He initialisation (N(0, 2 / fan_in),
     biases 0) throughout. Layers are named `conv1, relu1, conv2, relu2, pool1, ..., fc1, relu7,
     drop1, fc2, drop2`. `seed` fixes the weights and the dropout masks."""
@@ -207,13 +208,14 @@ class DeepConvNet(Sequential):
     def __init__(
         self,
         input_dim: Sequence[int] = (1, 28, 28),
-        conv_params: Sequence[dict[str, int]] = DEEP_CONV_PARAMS,
+        conv_params: Sequence[dict[str, int]] | None = None,
         hidden_size: int = 50,
         output_size: int = 10,
         dropout: float = 0.5,
         seed: int | None = None,
     ) -> None:
         channels, height, width = _spatial(input_dim)
+        conv_params = DEEP_CONV_PARAMS if conv_params is None else conv_params
         if len(conv_params) != 6:
             raise ValueError(f"DeepConvNet takes six convolutions, got {len(conv_params)}")
         rng = mg.random.child_generator(seed)
