@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from ..autograd import Function, run_op
-from .windows import Fold, Pair, _check_image, _check_output, _pair, _shape, _windows
+from .windows import Fold, Pair, Unfold, _check_image, _check_output, _pair, _shape, _windows
 
 
 def _pool_args(
@@ -40,24 +40,63 @@ def _pool_args(
 
 class MaxPool2d(Function):
     """y = the maximum of each window. The gradient goes to the element that was the maximum;
-    among ties, to the first in row-major order of the window (as PyTorch)."""
+    among ties, to the first in the window's reading order (as PyTorch).
+
+    Forward takes the kh·kw kernel positions as strided views of the whole batch: their
+    elementwise maximum, then where it was first reached (a pass per position, last to first,
+    so the first equal value wins). No copy of the windows; each pass is one NumPy call."""
 
     def forward(
         self, x: np.ndarray, kernel: Pair, stride: Pair, padding: Pair, dilation: Pair
     ) -> np.ndarray:
-        self.params = {"stride": stride, "padding": padding, "dilation": dilation}
-        self.size, self.kernel = x.shape[2:], kernel
+        self.params = {"kernel": kernel, "stride": stride, "padding": padding, "dilation": dilation}
+        self.size = x.shape[2:]
         windows = _windows(x, kernel, stride, padding, dilation, fill=-np.inf)
-        n, c, oh, ow, kh, kw = windows.shape
-        flat = windows.reshape(n, c, oh, ow, kh * kw)  # one copy: each window contiguous
-        self.argmax = flat.argmax(axis=-1)  # argmax takes the first of equal values
-        return np.take_along_axis(flat, self.argmax[..., None], axis=-1)[..., 0]
+        positions = [windows[..., p, q] for p in range(kernel[0]) for q in range(kernel[1])]
+        out = positions[0].copy(order="K")  # keeps x's memory order (channel-major)
+        for candidate in positions[1:]:
+            np.maximum(out, candidate, out=out)
+        self.argmax = np.full(out.shape, len(positions) - 1, np.min_scalar_type(len(positions)))
+        for k in range(len(positions) - 2, -1, -1):
+            self.argmax[positions[k] == out] = k
+        return out
 
     def backward(self, grad: Any) -> tuple[Any]:
-        (kh, kw), (n, c, oh, ow) = self.kernel, self.argmax.shape
-        hit = self.argmax[..., None] == np.arange(kh * kw)  # one-hot: where each maximum was
-        patches = (grad[..., None] * hit.astype(grad.dtype)).reshape(n, c, oh, ow, kh, kw)
-        return (run_op(Fold, patches, size=self.size, **self.params),)
+        return (run_op(MaxUnpool2d, grad, argmax=self.argmax, size=self.size, **self.params),)
+
+
+class MaxUnpool2d(Function):
+    """Max pooling's backward as an op: each window's gradient goes to the position of the
+    window's maximum (`argmax`, counted in the window's reading order), zeros elsewhere, adding
+    where overlapping windows share a maximum. (PyTorch's max_unpool2d, with window-local
+    indices.) Linear in the gradient: its own gradient gathers each window's value at argmax."""
+
+    def forward(
+        self,
+        grad: np.ndarray,
+        argmax: np.ndarray,
+        size: Pair,
+        kernel: Pair,
+        stride: Pair,
+        padding: Pair,
+        dilation: Pair,
+    ) -> np.ndarray:
+        self.argmax, self.kernel = argmax, kernel
+        self.params = {"stride": stride, "padding": padding, "dilation": dilation}
+        (n, c, oh, ow), (sh, sw), (ph, pw), (dh, dw) = grad.shape, stride, padding, dilation
+        out = np.zeros_like(grad, shape=(n, c, size[0] + 2 * ph, size[1] + 2 * pw))
+        for k in range(kernel[0] * kernel[1]):
+            p, q = divmod(k, kernel[1])
+            rows = slice(p * dh, p * dh + sh * (oh - 1) + 1, sh)
+            cols = slice(q * dw, q * dw + sw * (ow - 1) + 1, sw)
+            out[:, :, rows, cols] += np.where(argmax == k, grad, 0)
+        return out[:, :, ph : ph + size[0], pw : pw + size[1]]
+
+    def backward(self, grad: Any) -> tuple[Any]:
+        windows = run_op(Unfold, grad, kernel=self.kernel, **self.params)  # (N, C, OH, OW, kh, kw)
+        k = self.kernel[0] * self.kernel[1]
+        hit = (self.argmax[..., None] == np.arange(k)).reshape(windows.shape)
+        return ((windows * hit.astype(windows.dtype)).sum(axis=(4, 5)),)
 
 
 def max_pool2d(
