@@ -6,32 +6,26 @@ import json
 import os
 import platform
 import statistics
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from minigrad_nn.bench.timing import interleaved_samples, markdown_table
+
+__all__ = [
+    "RESULTS_DIR",
+    "blas_info",
+    "interleaved_medians",
+    "interleaved_samples",
+    "machine",
+    "markdown_table",
+    "save_results",
+]
+
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
-
-
-def interleaved_samples(
-    systems: dict[str, Callable[[], Any]], repeats: int, warmup: int = 1
-) -> dict[str, list[float]]:
-    """Every wall time (seconds) of each callable, run in turn `repeats` times, so that slow
-    phases of a noisy machine hit every system alike."""
-    for _ in range(warmup):
-        for run in systems.values():
-            run()
-    times: dict[str, list[float]] = {name: [] for name in systems}
-    for _ in range(repeats):
-        for name, run in systems.items():
-            start = time.perf_counter()
-            run()
-            times[name].append(time.perf_counter() - start)
-    return times
 
 
 def interleaved_medians(
@@ -40,13 +34,6 @@ def interleaved_medians(
     """Median wall time (seconds) of each callable over interleaved runs."""
     samples = interleaved_samples(systems, repeats, warmup)
     return {name: statistics.median(values) for name, values in samples.items()}
-
-
-def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    """A GitHub-flavoured markdown table."""
-    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
-    return "\n".join(lines)
 
 
 def blas_info() -> dict[str, Any]:

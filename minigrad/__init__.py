@@ -7,18 +7,12 @@
 tensor([2., 4., 6.])
 """
 
+# tensor first: it closes minigrad's one import cycle (Tensor <-> its ops and the engine).
+from .tensor import Tensor  # isort: skip
 from . import random
 from ._version import __version__
-from .autograd import (
-    AnomalyError,
-    Function,
-    detect_anomaly,
-    enable_grad,
-    grad,
-    is_grad_enabled,
-    no_grad,
-    set_grad_enabled,
-)
+from .anomaly import AnomalyError, detect_anomaly
+from .autograd import grad
 from .creation import (
     arange,
     from_dlpack,
@@ -31,8 +25,10 @@ from .creation import (
     zeros,
     zeros_like,
 )
+from .function import Function
+from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .gradcheck import GradcheckError, gradcheck, numerical_gradient
-from .graph import to_dot, to_mermaid, to_svg
+from .graph import to_dot, to_html, to_mermaid, to_svg
 from .ops.conv import conv2d, conv2d_weight, conv_transpose2d
 from .ops.elementwise import (
     abs,
@@ -54,7 +50,8 @@ from .ops.elementwise import (
     tanh,
     where,
 )
-from .ops.linalg import affine, matmul
+from .ops.linalg import affine, dot, matmul, tensordot
+from .ops.nn import cross_entropy, log_softmax, softmax
 from .ops.pool import avg_pool2d, max_pool2d
 from .ops.reduce import argmax, argmin, logsumexp, max, mean, min, sum
 from .ops.shape import (
@@ -62,7 +59,9 @@ from .ops.shape import (
     cat,
     concatenate,
     expand,
+    expand_dims,
     flatten,
+    pad,
     reshape,
     squeeze,
     stack,
@@ -72,7 +71,6 @@ from .ops.shape import (
 )
 from .ops.windows import col2im, im2col
 from .random import manual_seed
-from .tensor import Tensor
 
 __all__ = [
     "AnomalyError",
@@ -96,11 +94,14 @@ __all__ = [
     "conv2d",
     "conv2d_weight",
     "conv_transpose2d",
+    "cross_entropy",
     "detect_anomaly",
     "div",
+    "dot",
     "enable_grad",
     "exp",
     "expand",
+    "expand_dims",
     "flatten",
     "from_dlpack",
     "full",
@@ -109,6 +110,7 @@ __all__ = [
     "im2col",
     "is_grad_enabled",
     "log",
+    "log_softmax",
     "logsumexp",
     "manual_seed",
     "matmul",
@@ -124,6 +126,7 @@ __all__ = [
     "numerical_gradient",
     "ones",
     "ones_like",
+    "pad",
     "pow",
     "rand",
     "randn",
@@ -132,6 +135,7 @@ __all__ = [
     "reshape",
     "set_grad_enabled",
     "sigmoid",
+    "softmax",
     "sqrt",
     "squeeze",
     "stack",
@@ -140,7 +144,9 @@ __all__ = [
     "swapaxes",
     "tanh",
     "tensor",
+    "tensordot",
     "to_dot",
+    "to_html",
     "to_mermaid",
     "to_svg",
     "transpose",

@@ -109,5 +109,5 @@ def from_dlpack(external: Any) -> Tensor:
     """A tensor sharing the memory of any DLPack producer (a PyTorch, JAX or CuPy CPU tensor, an
     ndarray), without a copy: writes through either side show in the other."""
     if isinstance(external, Tensor):
-        return Tensor._make(external._data, False)
+        return external.detach()  # an alias: the same memory and version counter
     return Tensor(np.from_dlpack(external))

@@ -8,7 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from .autograd import grad, no_grad
+from .autograd import grad
+from .grad_mode import no_grad
 from .tensor import Tensor
 
 

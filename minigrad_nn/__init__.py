@@ -6,7 +6,7 @@
 
 from minigrad import __version__
 
-from . import datasets, functional, init, optim
+from . import datasets, distributed, functional, init, optim
 from .data import DataLoader, Dataset, TensorDataset
 from .datasets import DatasetError, load_fashion_mnist, load_mnist
 from .layers import (
@@ -66,6 +66,7 @@ __all__ = [
     "TensorDataset",
     "__version__",
     "datasets",
+    "distributed",
     "evaluate",
     "fit",
     "functional",

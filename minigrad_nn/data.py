@@ -54,12 +54,14 @@ class DataLoader:
     ``seed`` (or a ``np.random.Generator`` as ``rng``) makes the epochs reproducible; without
     either, the loader's generator is seeded from minigrad's default one (``mg.manual_seed``).
     Each new iteration draws a new permutation. Yields tuples of ndarrays, e.g.
-    ``(x_batch, t_batch)``.
+    ``(x_batch, t_batch)``. A ``sampler`` (an iterable of indices with ``len()``, such as
+    ``distributed.DistributedSampler``) gives the order instead of ``shuffle``.
     """
 
     def __init__(
         self, dataset: Dataset, batch_size: int = 100, shuffle: bool = True,
         drop_last: bool = False, seed: int | None = None, rng: np.random.Generator | None = None,
+        sampler: Any = None,
     ) -> None:
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
             raise TypeError(f"batch_size must be an int, got {type(batch_size).__name__}")
@@ -70,15 +72,19 @@ class DataLoader:
         self.shuffle = shuffle
         self.drop_last = drop_last
         self.rng = mg.random.child_generator(seed, rng)
+        self.sampler = sampler
 
     def __len__(self) -> int:
         """The number of batches in one epoch."""
-        n = len(self.dataset)
+        n = len(self.dataset) if self.sampler is None else len(self.sampler)
         return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
 
     def __iter__(self) -> Iterator[Any]:
-        n = len(self.dataset)
-        order = self.rng.permutation(n) if self.shuffle else np.arange(n)
+        if self.sampler is not None:
+            order = np.fromiter(self.sampler, dtype=np.int64)
+        else:
+            n = len(self.dataset)
+            order = self.rng.permutation(n) if self.shuffle else np.arange(n)
         for start in range(0, len(self) * self.batch_size, self.batch_size):
             yield self._gather(order[start:start + self.batch_size])
 
@@ -95,12 +101,17 @@ class DataLoader:
         """The generator's ``bit_generator.state`` as JSON-able data, for exact resumption.
 
         Permutations are drawn when an epoch starts, so a state saved between epochs restores
-        the following epochs exactly.
+        the following epochs exactly. With a sampler, the sampler's state.
         """
+        if self.sampler is not None:
+            return self.sampler.state_dict()
         return _jsonable(self.rng.bit_generator.state)
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore the generator from ``state_dict()`` (also after a JSON round trip)."""
+        if self.sampler is not None:
+            self.sampler.load_state_dict(state)
+            return
         expected = type(self.rng.bit_generator).__name__
         if not isinstance(state, dict) or state.get("bit_generator") != expected:
             found = state.get("bit_generator") if isinstance(state, dict) else type(state).__name__

@@ -12,8 +12,7 @@ from typing import Any
 import numpy as np
 
 import minigrad as mg
-from minigrad import Function, Tensor
-from minigrad.autograd import run_op
+from minigrad import Tensor
 
 from .init import make_rng
 
@@ -37,13 +36,14 @@ def _reduce(losses: Tensor, reduction: str) -> Tensor:
     return losses
 
 
-# -- activations -------------------------------------------------------------------------------
+# -- activations, softmax and cross-entropy: minigrad's own ops ---------------------------------
 
-
-# The engine's own functions (one call less per layer than wrapping them).
 relu = mg.relu
 sigmoid = mg.sigmoid
 tanh = mg.tanh
+softmax = mg.softmax
+log_softmax = mg.log_softmax
+cross_entropy = mg.cross_entropy
 
 # -- convolution and pooling: minigrad's ops, under torch.nn.functional's names ------------------
 
@@ -53,227 +53,10 @@ max_pool2d = mg.max_pool2d
 avg_pool2d = mg.avg_pool2d
 im2col = mg.im2col
 col2im = mg.col2im
-
-
-# -- softmax -----------------------------------------------------------------------------------
-
-
-def _shifted_exp(x: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(x - m, e^(x - m), Σ e^(x - m)) along `axis` with m = max x, the stable core of softmax
-    and log-softmax: exp never sees a positive argument, so it cannot overflow (it may underflow
-    to 0, which is harmless), and the sum is at least 1. (The ufuncs' `reduce` is what
-    `ndarray.max`/`.sum` call, minus a Python frame each: this runs on every training step.)"""
-    shifted = x - np.maximum.reduce(x, axis=axis, keepdims=True)
-    e = np.exp(shifted)
-    return shifted, e, np.add.reduce(e, axis=axis, keepdims=True)
-
-
-class Softmax(Function):
-    """z = e^x / Σ e^x along `axis`.  dL/dx = z·(g - Σ g·z), the Jacobian diag(z) - z·zᵀ applied
-    to g (written with NumPy operators, so it also runs on Tensors under create_graph)."""
-
-    def forward(self, x: np.ndarray, axis: int) -> np.ndarray:
-        _, e, total = _shifted_exp(x, axis)
-        e /= total
-        self.save_for_backward(e)
-        self.axis = axis
-        return e
-
-    def backward(self, grad: Any) -> tuple[Any]:
-        (z,) = self.saved_tensors
-        return (z * (grad - (grad * z).sum(axis=self.axis, keepdims=True)),)
-
-
-class LogSoftmax(Function):
-    """z = x - ln Σ e^x along `axis`.  dL/dx = g - softmax(x)·Σ g, with softmax(x) = e^z."""
-
-    def forward(self, x: np.ndarray, axis: int) -> np.ndarray:
-        shifted, _, total = _shifted_exp(x, axis)
-        z = shifted - np.log(total)
-        self.save_for_backward(z)
-        self.axis = axis
-        return z
-
-    def backward(self, grad: Any) -> tuple[Any]:
-        (z,) = self.saved_tensors
-        return (grad - np.exp(z) * grad.sum(axis=self.axis, keepdims=True),)
-
-
-def softmax(x: Any, axis: int = -1, *, dim: int | None = None) -> Tensor:
-    """e^x / Σ e^x along `axis` (`dim=` accepted), stable for large logits."""
-    return Softmax.apply(_tensor(x), axis=axis if dim is None else dim)
-
-
-def log_softmax(x: Any, axis: int = -1, *, dim: int | None = None) -> Tensor:
-    """x - ln Σ e^x along `axis` (`dim=` accepted), stable for large logits."""
-    return LogSoftmax.apply(_tensor(x), axis=axis if dim is None else dim)
+pad = mg.pad  # NumPy's pad_width (a pair per axis), not torch.nn.functional.pad's flat tuple
 
 
 # -- losses ------------------------------------------------------------------------------------
-
-
-class CrossEntropy(Function):
-    """Softmax and cross-entropy fused: L_i = -Σ_k t_ik·ln softmax(x_i)_k, then reduced.
-
-    dL/dx = (softmax(x) - t)/N for 'mean' and softmax(x) - t for 'sum' (the book's
-    Softmax-with-Loss), each row scaled by its incoming gradient for 'none'; dL/dt = -ln softmax(x).
-    The softmax is computed once in forward and reused by backward. `t` holds class indices (N,)
-    or probabilities (N, C)."""
-
-    def forward(self, x: np.ndarray, target: np.ndarray, reduction: str) -> np.ndarray:
-        shifted, e, total = _shifted_exp(x, -1)
-        e /= total
-        self.probs = e
-        self.batch = x.shape[0]
-        self.reduction = reduction
-        self.save_for_backward(x, target)
-        log_total = np.log(total)  # ln softmax(x) = shifted - log_total
-        if target.dtype.kind == "f":
-            losses = (target * (log_total - shifted)).sum(axis=-1)
-        else:
-            self.picked = _label_positions(target, x.shape)  # the target logits, flat
-            losses = log_total[:, 0] - shifted.ravel()[self.picked]
-        if reduction == "none":
-            return losses
-        loss = np.add.reduce(losses)  # losses.sum(), minus a Python frame
-        return loss / len(losses) if reduction == "mean" else loss
-
-    def backward(self, grad: Any) -> tuple[Any, Any]:
-        x, target = self.saved_tensors
-        scale = self._scale(grad)
-        gx = gt = None
-        if self.needs_input_grad[0]:
-            gx = self._scaled_residual(x, target, scale)
-        if self.needs_input_grad[1]:
-            gt = -run_op(LogSoftmax, x, axis=-1) * scale
-        return gx, gt
-
-    def _scale(self, grad: Any) -> Any:
-        """The incoming gradient as a factor for each row: g/N, g, or g[:, None]."""
-        if self.reduction == "mean":
-            return grad / self.batch
-        if self.reduction == "sum":
-            return grad
-        return grad.reshape((self.batch, 1))
-
-    def _scaled_residual(self, x: Any, target: Any, scale: Any) -> Any:
-        """(softmax(x) - t)·scale. Under create_graph the softmax is recomputed from the graph's
-        x, so that the result can be differentiated again; otherwise the saved one is used."""
-        if self._graph_mode:
-            probs = run_op(Softmax, x, axis=-1)
-            if target.dtype.kind != "f":
-                target = _one_hot(target, probs.shape[-1], probs.dtype)
-            return (probs - target) * scale
-        if target.dtype.kind == "f":
-            return (self.probs - target) * scale
-        # Scale first, then subtract the scaled one-hot: no copy of probs (kept for a second
-        # backward with retain_graph), one pass less than copy, subtract, scale. In C order, so
-        # that ravel() is a view (probs follows the logits' layout, which may be Fortran's).
-        residual = np.multiply(self.probs, scale, order="C")
-        residual.ravel()[self.picked] -= scale if self.reduction != "none" else scale[:, 0]
-        return residual
-
-    def release(self) -> None:
-        super().release()
-        self.probs = None
-
-
-def _one_hot(labels: np.ndarray, num_classes: int, dtype: Any) -> np.ndarray:
-    out = np.zeros((len(labels), num_classes), dtype=dtype)
-    out[np.arange(len(labels)), labels] = 1
-    return out
-
-
-def cross_entropy(
-    logits: Any, target: Any, reduction: str = "mean", label_smoothing: float = 0.0
-) -> Tensor:
-    """Softmax + cross-entropy of logits (N, C) against class indices (N,) (ints) or
-    probabilities (N, C); also logits (C,) with one label. L = -Σ t·ln softmax(x) per row,
-    averaged ('mean'), summed ('sum') or kept ('none'); dL/dx = (softmax(x) - t)/N for 'mean'."""
-    _check_reduction(reduction)
-    if label_smoothing and not 0.0 <= label_smoothing <= 1.0:
-        raise ValueError(f"label_smoothing must be in [0, 1], got {label_smoothing}")
-    if not isinstance(logits, Tensor):
-        logits = mg.tensor(logits)
-    data = logits.data
-    if data.ndim not in (1, 2) or data.dtype.kind != "f":
-        raise ValueError(
-            f"cross_entropy expects floating logits of shape (N, C) or (C,), got shape "
-            f"{data.shape} and dtype {data.dtype}"
-        )
-    target = _checked_target(target, data)
-    single = data.ndim == 1
-    if single:
-        logits, target = logits.reshape(1, -1), target.reshape((1, *target.shape))
-    if label_smoothing:
-        target = _smoothed(target, logits.shape[-1], label_smoothing, logits.dtype)
-    loss = CrossEntropy.apply(logits, target, reduction=reduction)
-    return loss.reshape(()) if single and reduction == "none" else loss
-
-
-def _checked_target(target: Any, logits: np.ndarray) -> Any:
-    """The target as int class indices or probabilities in the logits' dtype, after checking
-    its dtype and shape (the range of class indices is checked where they are used). A target
-    Tensor that requires grad stays a Tensor."""
-    if isinstance(target, Tensor):
-        target = target if target.requires_grad else target.data
-    elif type(target) is not np.ndarray:
-        target = np.asarray(target)
-    index_shape = logits.shape[:-1]
-    if target.dtype.kind in "iu":
-        if target.shape != index_shape:
-            raise ValueError(_shape_message(target, logits))
-        return target  # its range is checked where it is used (_label_positions, _smoothed)
-    if target.dtype.kind != "f":
-        raise ValueError(
-            f"target of dtype {target.dtype} is not supported: pass integer class indices or "
-            "float probabilities"
-        )
-    if target.shape == index_shape:
-        raise ValueError(
-            f"target of shape {target.shape} has dtype {target.dtype}: class indices must be "
-            f"integers (pass target.astype(np.int64)), or pass probabilities of shape "
-            f"{logits.shape}"
-        )
-    if target.shape != logits.shape:
-        raise ValueError(_shape_message(target, logits))
-    if isinstance(target, Tensor):
-        return target.astype(logits.dtype)
-    return target.astype(logits.dtype, copy=False)
-
-
-def _shape_message(target: Any, logits: np.ndarray) -> str:
-    return (
-        f"target shape {target.shape} does not match logits shape {logits.shape}: expected class "
-        f"indices of shape {logits.shape[:-1]} or probabilities of shape {logits.shape}"
-    )
-
-
-def _label_positions(labels: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    """Flat positions of each row's target class in an (N, C) array. `np.ravel_multi_index`
-    checks on the way that every label is in 0..C-1: no separate pass over the labels."""
-    try:
-        return np.ravel_multi_index((np.arange(shape[0]), labels), shape)
-    except ValueError:
-        _check_labels(labels, shape[1])  # names the bad label
-        raise
-
-
-def _check_labels(labels: np.ndarray, num_classes: int) -> None:
-    if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
-        bad = (labels < 0) | (labels >= num_classes)
-        raise ValueError(
-            f"target label {labels[bad].flat[0]} is out of range for {num_classes} classes "
-            f"(labels must be in 0..{num_classes - 1})"
-        )
-
-
-def _smoothed(target: Any, num_classes: int, smoothing: float, dtype: Any) -> Any:
-    """(1 - ε)·t + ε/C, with class indices turned into one-hot rows first."""
-    if target.dtype.kind != "f":
-        _check_labels(target, num_classes)
-        target = _one_hot(target, num_classes, dtype)
-    return target * (1.0 - smoothing) + smoothing / num_classes
 
 
 def mse_loss(x: Any, target: Any, reduction: str = "mean") -> Tensor:
@@ -396,6 +179,7 @@ __all__ = [
     "log_softmax",
     "max_pool2d",
     "mse_loss",
+    "pad",
     "relu",
     "sigmoid",
     "softmax",

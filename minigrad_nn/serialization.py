@@ -8,6 +8,7 @@ strings, None) goes into the entry `__structure__` as UTF-8 JSON bytes.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import tempfile
@@ -16,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["SerializationError", "load", "save"]
+__all__ = ["SerializationError", "check_writable", "load", "save"]
 
 FORMAT_NAME = "minigrad-state"
 FORMAT_VERSION = 1
@@ -233,10 +234,17 @@ def _fspath(path: PathLike) -> str:
 
 
 def _atomic_write(path: str, arrays: dict[str, np.ndarray]) -> None:
-    """Write the archive to a temporary sibling, fsync it, then rename it over `path`."""
+    """Write the archive to a temporary sibling, fsync it, then rename it over `path`.
+
+    Any OSError is raised again naming `path` (the user's file, not the temporary one); the
+    previous file at `path`, if any, is left as it was.
+    """
     folder = os.path.dirname(os.path.abspath(path))
     mode = _file_mode(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder)
+    except OSError as err:
+        raise _write_error(path, err) from err
     try:
         with os.fdopen(fd, "wb") as f:
             np.savez(f, **arrays)  # a file object: numpy adds no suffix
@@ -244,11 +252,44 @@ def _atomic_write(path: str, arrays: dict[str, np.ndarray]) -> None:
             os.fsync(f.fileno())
         os.chmod(tmp, mode)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        if isinstance(err, OSError):
+            raise _write_error(path, err) from err
         raise
     _fsync_folder(folder)
+
+
+def _write_error(path: str, err: OSError) -> OSError:
+    """An OSError (of the same errno, so the same subclass) that names the user's `path`, says
+    plainly when the disk is full, and tells whether an earlier file at `path` is intact."""
+    if err.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+        problem = "the disk is full (no space left on the device)"
+    else:
+        problem = err.strerror or str(err)
+    kept = "; the previous file there is unchanged" if os.path.isfile(path) else ""
+    return OSError(err.errno, f"cannot write {path}: {problem}{kept}")
+
+
+def check_writable(path: PathLike) -> None:
+    """Raise an OSError naming `path` unless a file can be written there: its folder exists and
+    takes new files (`save` writes a temporary file beside it), and `path` is not a folder.
+
+    Call it before long work whose result goes to `path`, so a typo fails in a second, not
+    after an hour of training."""
+    path = _fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        problem = f"cannot write {path}: folder {folder} does not exist"
+        raise FileNotFoundError(errno.ENOENT, problem)
+    if os.path.isdir(path):
+        raise IsADirectoryError(errno.EISDIR, f"cannot write {path}: it is a folder")
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as err:
+        raise _write_error(path, err) from err
 
 
 def _file_mode(path: str) -> int:

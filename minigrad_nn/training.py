@@ -1,10 +1,12 @@
-"""The training loop: `fit`, `evaluate`, `History`, and checkpoints that resume exactly.
+"""The training loop: `fit` and `evaluate`, with checkpoints that resume exactly.
 
 `fit` walks true epochs of a seeded `DataLoader`; after each epoch it measures the model, prints
 one summary line, steps the scheduler, saves a checkpoint (when given a path) and calls the
 callbacks. A checkpoint holds everything that decides what comes next (parameters, optimizer and
-scheduler state, the shuffling generator, the generators of Dropout-like layers, the history), so
-training 2 epochs and resuming for a 3rd gives bit-identical parameters to 3 epochs straight.
+scheduler state, the shuffling generator, the generators of Dropout-like layers, the history)
+and the run's settings, so training 2 epochs and resuming for a 3rd gives bit-identical
+parameters to 3 epochs straight, and a resume with other settings is refused
+(`minigrad_nn.checkpoint` has the rules that keep a checkpoint from being lost).
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ import os
 import sys
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -22,116 +23,23 @@ import numpy as np
 import minigrad as mg
 from minigrad import Tensor
 
+from . import functional
+from .checkpoint import FORMAT, VERSION, CheckpointError, CheckpointFile, run_settings
 from .data import DataLoader, Dataset, TensorDataset
+from .history import PLOT_HINT, History
+from .losses import CrossEntropyLoss
 from .module import Module
 from .optim import Optimizer
-from .optim.lr_scheduler import ReduceLROnPlateau
-from .serialization import load, save
+from .optim.lr_scheduler import LRScheduler, ReduceLROnPlateau
 
-__all__ = ["CheckpointError", "History", "evaluate", "fit"]
+__all__ = ["PLOT_HINT", "CheckpointError", "History", "evaluate", "fit"]
 
 Data = tuple[np.ndarray, np.ndarray] | Dataset | DataLoader
 Callback = Callable[[int, "History"], Any]
 PathLike = str | os.PathLike
 
-CHECKPOINT_FORMAT = "minigrad-checkpoint"
-CHECKPOINT_VERSION = 1
-PLOT_HINT = "pip install 'minigrad-numpy[plot]'"
+METRICS = ("accuracy",)
 POSTFIX_EVERY = 20  # steps between updates of the progress bar's loss text
-
-
-class CheckpointError(ValueError):
-    """A checkpoint that is missing, unreadable, or does not fit what is being trained."""
-
-
-# ---------------------------------------------------------------------------- History
-
-
-@dataclass
-class History:
-    """What `fit` measured, one entry per epoch (a last partial epoch included).
-
-    `train_loss` is the mean of the epoch's mini-batch losses (as computed while training);
-    `train_acc` is the accuracy on the whole training set at the epoch's end in eval mode (the
-    book's measure); `test_loss`/`test_acc` are None without test data; `lr` is the rate used
-    during the epoch; `seconds` its wall time, measurements included; `iterations` the count of
-    steps done at its end. `losses` has every mini-batch loss.
-    """
-
-    train_loss: list[float] = field(default_factory=list)
-    train_acc: list[float] = field(default_factory=list)
-    test_loss: list[float | None] = field(default_factory=list)
-    test_acc: list[float | None] = field(default_factory=list)
-    lr: list[float] = field(default_factory=list)
-    seconds: list[float] = field(default_factory=list)
-    iterations: list[int] = field(default_factory=list)
-    losses: list[float] = field(default_factory=list)
-
-    @property
-    def epochs(self) -> int:
-        """The number of epochs recorded."""
-        return len(self.train_loss)
-
-    def state_dict(self) -> dict[str, Any]:
-        """The lists as saveable data (`losses` as one float64 array)."""
-        state: dict[str, Any] = {f.name: list(getattr(self, f.name)) for f in fields(self)}
-        state["losses"] = np.asarray(self.losses, dtype=np.float64)
-        return state
-
-    @classmethod
-    def from_dict(cls, state: dict[str, Any]) -> History:
-        """A History from `state_dict()` (also after `nn.save`/`nn.load`)."""
-        names = {f.name for f in fields(cls)}
-        if not isinstance(state, dict) or set(state) != names:
-            got = sorted(state) if isinstance(state, dict) else type(state).__name__
-            raise ValueError(f"a History state needs the keys {sorted(names)}, got {got}")
-        return cls(**{name: _plain_list(value) for name, value in state.items()})
-
-    def plot(self, path: PathLike) -> None:
-        """Write a PNG of the loss (per batch and per epoch) and accuracy curves to `path`."""
-        try:
-            from matplotlib.figure import Figure
-        except ImportError as err:
-            raise ImportError(f"History.plot needs matplotlib: {PLOT_HINT}") from err
-        figure = Figure(figsize=(11, 4.2), layout="constrained")
-        loss_axes, acc_axes = figure.subplots(1, 2)
-        self._plot_losses(loss_axes)
-        self._plot_accuracies(acc_axes)
-        figure.savefig(os.fspath(path), format="png", dpi=100)
-
-    def _plot_losses(self, axes: Any) -> None:
-        steps = np.arange(1, len(self.losses) + 1)
-        axes.plot(steps, self.losses, color="tab:blue", alpha=0.25, lw=0.7, label="batch loss")
-        axes.plot(
-            self.iterations,
-            self.train_loss,
-            "o-",
-            color="tab:blue",
-            label="train loss (epoch mean)",
-        )
-        tested = [
-            (i, v) for i, v in zip(self.iterations, self.test_loss, strict=True) if v is not None
-        ]
-        if tested:
-            axes.plot(*zip(*tested, strict=True), "s-", color="tab:orange", label="test loss")
-        axes.set(xlabel="iteration", ylabel="loss", title="Loss")
-        axes.grid(alpha=0.3)
-        axes.legend()
-
-    def _plot_accuracies(self, axes: Any) -> None:
-        epochs = np.arange(1, self.epochs + 1)
-        axes.plot(epochs, self.train_acc, "o-", color="tab:blue", label="train")
-        tested = [(e, v) for e, v in zip(epochs, self.test_acc, strict=True) if v is not None]
-        if tested:
-            axes.plot(*zip(*tested, strict=True), "s-", color="tab:orange", label="test")
-        axes.set(xlabel="epoch", ylabel="accuracy", title="Accuracy")
-        axes.xaxis.get_major_locator().set_params(integer=True)
-        axes.grid(alpha=0.3)
-        axes.legend()
-
-
-def _plain_list(value: Any) -> list:
-    return value.tolist() if isinstance(value, np.ndarray) else list(value)
 
 
 # ---------------------------------------------------------------------------- evaluate
@@ -142,13 +50,19 @@ def evaluate(model: Module, data: Data, batch_size: int = 1000) -> float:
 
     Labels may be ints or one-hot rows; every module's previous mode is restored.
     """
-    return _measure(model, data, batch_size)[1]
+    accuracy = _measure(model, data, batch_size, accuracy=True)[1]
+    assert accuracy is not None
+    return accuracy
 
 
 def _measure(
-    model: Module, data: Data, batch_size: int = 1000, loss_fn: Callable | None = None
-) -> tuple[float | None, float]:
-    """(mean loss or None, accuracy) of `model` on `data`, in order, without a graph."""
+    model: Module,
+    data: Data,
+    batch_size: int = 1000,
+    loss_fn: Callable | None = None,
+    accuracy: bool = True,
+) -> tuple[float | None, float | None]:
+    """(mean loss or None, accuracy or None) of `model` on `data`, in order, without a graph."""
     loader = DataLoader(_as_dataset(data, "data"), batch_size, shuffle=False)
     modes = [(module, module.training) for module in model.modules()]
     model.eval()
@@ -156,18 +70,22 @@ def _measure(
     try:
         with mg.no_grad():
             for x, t in loader:
-                logits = model(Tensor(x))
-                labels = t.argmax(axis=1) if t.ndim == 2 else t
-                correct += int(np.count_nonzero(logits.data.argmax(axis=1) == labels))
+                output = model(Tensor(x))
+                if accuracy:
+                    labels = t.argmax(axis=1) if t.ndim == 2 else t
+                    correct += int(np.count_nonzero(output.data.argmax(axis=1) == labels))
                 if loss_fn is not None:
-                    loss_sum += loss_fn(logits, Tensor(t)).item() * len(t)
+                    loss_sum += loss_fn(output, Tensor(t)).item() * len(t)
                 total += len(t)
     finally:
         for module, mode in modes:
             module.training = mode
     if total == 0:
         raise ValueError("cannot evaluate on empty data")
-    return (loss_sum / total if loss_fn is not None else None), correct / total
+    return (
+        loss_sum / total if loss_fn is not None else None,
+        correct / total if accuracy else None,
+    )
 
 
 def _as_dataset(data: Data, what: str) -> Dataset:
@@ -203,6 +121,10 @@ def fit(
     callbacks: Iterable[Callback] = (),
     iters: int | None = None,
     log: Callable[[str], Any] | None = print,
+    overwrite: bool = False,
+    settings: dict[str, Any] | None = None,
+    metrics: Iterable[str] | None = None,
+    check_finite: bool = True,
 ) -> History:
     """Train `model` by mini-batch gradient descent and return its `History`.
 
@@ -210,33 +132,82 @@ def fit(
     iteration count) overrides it. `batch_size` and `seed` build the shuffling DataLoader unless
     `train_data` is one. `progress` shows a tqdm bar on a terminal; `log` gets one summary line
     per epoch (None: silent). `callbacks` are called as `callback(epoch, history)` after each.
+
+    `metrics` names what is measured besides the loss: `("accuracy",)` or `()`; by default
+    accuracy for a classification loss (cross-entropy), nothing otherwise (e.g. `MSELoss`).
+    With `check_finite` (default), a NaN or infinite loss stops training with a
+    `FloatingPointError` naming the epoch and batch, before that batch's update.
+
+    `checkpoint` is saved after every epoch. An existing file there is never replaced unless
+    `resume=True` continues it or `overwrite=True` starts over; the run's settings (the model's
+    repr, loss, optimizer and hyper-parameters, scheduler, batch size, seed, number of
+    examples, and the caller's own `settings`) are stored in it, and resuming with other
+    settings raises a `CheckpointError` that lists every difference. Only the run's length may
+    change on resume: a longer `epochs` (or `iters`) continues the run, and a cosine schedule's
+    `T_max` is stretched to the new length rather than run at its final rate.
     """
     loader = _train_loader(train_data, batch_size, seed)
     total_steps = _total_steps(epochs, iters, len(loader))
     n_epochs = math.ceil(total_steps / len(loader))
-    trainer = _Trainer(model, loss_fn, optimizer, loader, scheduler)
+    measure_accuracy = _wants_accuracy(loss_fn, metrics)
+    file = None if checkpoint is None else CheckpointFile(checkpoint, resume, overwrite)
+    if file is None and (resume or overwrite):
+        raise ValueError(f"{'resume' if resume else 'overwrite'}=True needs a checkpoint path")
+    current = run_settings(model, loss_fn, optimizer, scheduler, loader, seed)
+    if settings:
+        current.update(settings)
+    trainer = _Trainer(model, loss_fn, optimizer, loader, scheduler, measure_accuracy)
     history, done = History(), 0
-    if resume:
-        history, done = trainer.restore(_read_checkpoint(checkpoint))
-    saved = trainer.state(done, history) if checkpoint is not None else None
+    if file is not None and resume:
+        saved = file.read()
+        _check_settings(file, saved.get("settings"), current, settings)
+        history, done = trainer.restore(saved, file.path)
+        current = saved["settings"]  # the settings stay the run's first ones
+    state = trainer.state(done, history, current)
     try:
         for epoch in range(done + 1, n_epochs + 1):
             steps = min(len(loader), total_steps - len(history.losses))
             if steps <= 0:
                 break
-            trainer.run_epoch(epoch, n_epochs, steps, history, test_data, progress)
+            trainer.run_epoch(epoch, n_epochs, steps, history, test_data, progress, check_finite)
             if log is not None:
                 log(_epoch_line(history, epoch, n_epochs))
-            if checkpoint is not None:
-                saved = trainer.state(epoch, history)
-                save(saved, checkpoint)
+            state = trainer.state(epoch, history, current)
+            if file is not None:
+                file.save(state)
             for callback in callbacks:
                 callback(epoch, history)
     except KeyboardInterrupt:
-        if checkpoint is not None and saved is not None:
-            _save_on_interrupt(saved, checkpoint)
+        if file is not None:
+            _report_interrupt(file, state)
         raise
     return history
+
+
+def _wants_accuracy(loss_fn: Any, metrics: Iterable[str] | None) -> bool:
+    """Whether to measure accuracy: as asked, else for a classification loss only."""
+    if metrics is None:
+        return isinstance(loss_fn, CrossEntropyLoss) or loss_fn is functional.cross_entropy
+    if isinstance(metrics, str):
+        metrics = (metrics,)
+    names = list(metrics)
+    unknown = [name for name in names if name not in METRICS]
+    if unknown:
+        raise ValueError(f"unknown metric {unknown[0]!r}: fit measures {', '.join(METRICS)}")
+    return "accuracy" in names
+
+
+def _check_settings(
+    file: CheckpointFile, saved: Any, current: dict[str, Any], given: dict[str, Any] | None
+) -> None:
+    """The caller's `settings` are compared first and, if one differs, alone (they name the
+    options in the caller's words, e.g. `--lr`); the settings fit derives itself are the
+    safety net."""
+    if not isinstance(saved, dict):
+        raise CheckpointError(f"{file.path} holds no run settings")
+    if given:
+        file.check_settings({k: saved.get(k) for k in given}, dict(given))
+    file.check_settings(saved, current)
 
 
 def _train_loader(data: Data, batch_size: int, seed: int | None) -> DataLoader:
@@ -264,23 +235,30 @@ def _check_positive(name: str, value: Any) -> None:
 
 
 def _epoch_line(history: History, epoch: int, n_epochs: int) -> str:
-    """One epoch's summary: epoch, train loss, train acc, test acc, lr, seconds."""
+    """One epoch's summary: epoch, train loss, accuracies (or test loss), lr, seconds."""
     width = len(str(n_epochs))
-    test_acc = history.test_acc[-1]
-    test = "-" if test_acc is None else f"{test_acc:.4f}"
-    return (
-        f"epoch {epoch:>{width}}/{n_epochs}  train loss {history.train_loss[-1]:.4f}  "
-        f"train acc {history.train_acc[-1]:.4f}  test acc {test}  "
-        f"lr {history.lr[-1]:.3g}  {history.seconds[-1]:.1f} s"
-    )
+    parts = [f"epoch {epoch:>{width}}/{n_epochs}", f"train loss {history.train_loss[-1]:.4f}"]
+    test_acc, test_loss = history.test_acc[-1], history.test_loss[-1]
+    if history.train_acc[-1] is not None:
+        parts.append(f"train acc {history.train_acc[-1]:.4f}")
+        parts.append(f"test acc {'-' if test_acc is None else f'{test_acc:.4f}'}")
+    else:
+        parts.append(f"test loss {'-' if test_loss is None else f'{test_loss:.4f}'}")
+    parts += [f"lr {history.lr[-1]:.3g}", f"{history.seconds[-1]:.1f} s"]
+    return "  ".join(parts)
 
 
-def _save_on_interrupt(state: dict[str, Any], path: PathLike) -> None:
-    """Save the last finished epoch's state and tell how to resume."""
-    save(state, path)
+def _report_interrupt(file: CheckpointFile, state: dict[str, Any]) -> None:
+    """On Ctrl-C: say which epoch the checkpoint holds. Every finished epoch is already saved;
+    the starting state is written only where no file exists (never over newer work)."""
+    file.save_if_empty(state)
+    if file.epoch_on_disk is None:
+        where = f"{file.path} is unchanged"
+    else:
+        where = f"{file.path} holds the state after epoch {file.epoch_on_disk}"
     print(
-        f"\ninterrupted: saved the state after epoch {state['epoch']} to {os.fspath(path)}; "
-        "resume with fit(..., checkpoint=..., resume=True) or `minigrad train ... --resume`",
+        f"\ninterrupted: {where}; resume with fit(..., checkpoint=..., resume=True) or "
+        "`minigrad train ... --resume`",
         file=sys.stderr,
     )
 
@@ -295,9 +273,10 @@ class _Trainer:
         optimizer: Optimizer,
         loader: DataLoader,
         scheduler: Any,
+        accuracy: bool,
     ) -> None:
         self.model, self.loss_fn, self.optimizer = model, loss_fn, optimizer
-        self.loader, self.scheduler = loader, scheduler
+        self.loader, self.scheduler, self.accuracy = loader, scheduler, accuracy
 
     def run_epoch(
         self,
@@ -307,21 +286,22 @@ class _Trainer:
         history: History,
         test_data: Data | None,
         progress: bool,
+        check_finite: bool,
     ) -> None:
         """Train `steps` batches, measure, record the epoch in `history`, step the scheduler."""
         start = time.perf_counter()
         lr = float(self.optimizer.param_groups[0]["lr"])
         bar = _progress_bar(progress, steps, f"epoch {epoch}/{n_epochs}")
         try:
-            losses = self.train_steps(steps, bar)
+            losses = self.train_steps(epoch, steps, bar, check_finite)
         finally:
             if bar is not None:
                 bar.close()
-        _, train_acc = _measure(self.model, self.loader)
+        train_acc = _measure(self.model, self.loader)[1] if self.accuracy else None
         test_loss, test_acc = (
             (None, None)
             if test_data is None
-            else _measure(self.model, test_data, loss_fn=self.loss_fn)
+            else _measure(self.model, test_data, loss_fn=self.loss_fn, accuracy=self.accuracy)
         )
         history.losses.extend(losses)
         history.train_loss.append(math.fsum(losses) / len(losses))
@@ -333,17 +313,24 @@ class _Trainer:
         self.step_scheduler(history)
         history.seconds.append(time.perf_counter() - start)
 
-    def train_steps(self, steps: int, bar: Any) -> list[float]:
+    def train_steps(self, epoch: int, steps: int, bar: Any, check_finite: bool) -> list[float]:
         """The hot loop: forward, loss, zero_grad, backward, step, for `steps` batches."""
         model, loss_fn, optimizer = self.model, self.loss_fn, self.optimizer
         model.train()
         losses: list[float] = []
         for step, (x, t) in enumerate(self.loader, start=1):
             loss = loss_fn(model(Tensor(x)), Tensor(t))
+            value = loss.item()
+            if check_finite and not math.isfinite(value):
+                raise FloatingPointError(
+                    f"the loss is {value} at epoch {epoch}, batch {step}: training diverged "
+                    "(try a lower learning rate); stopped before this batch's update "
+                    "(fit(..., check_finite=False) trains on regardless)"
+                )
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
-            losses.append(loss.item())
+            losses.append(value)
             if bar is not None:
                 _tick(bar, losses)
             if step == steps:
@@ -360,12 +347,13 @@ class _Trainer:
         else:
             self.scheduler.step()
 
-    def state(self, epoch: int, history: History) -> dict[str, Any]:
+    def state(self, epoch: int, history: History, settings: dict[str, Any]) -> dict[str, Any]:
         """Everything needed to continue after `epoch` exactly as if never stopped."""
         return {
-            "format": CHECKPOINT_FORMAT,
-            "version": CHECKPOINT_VERSION,
+            "format": FORMAT,
+            "version": VERSION,
             "epoch": epoch,
+            "settings": settings,
             "model": dict(self.model.state_dict()),
             "optimizer": self.optimizer.state_dict(),
             "scheduler": None if self.scheduler is None else self.scheduler.state_dict(),
@@ -374,9 +362,8 @@ class _Trainer:
             "history": history.state_dict(),
         }
 
-    def restore(self, state: dict[str, Any]) -> tuple[History, int]:
+    def restore(self, state: dict[str, Any], path: str) -> tuple[History, int]:
         """Load a checkpoint's state; returns its history and epoch count."""
-        path = state["path"]
         try:
             self.model.load_state_dict(state["model"])
             self.optimizer.load_state_dict(state["optimizer"])
@@ -389,11 +376,17 @@ class _Trainer:
         return history, int(state["epoch"])
 
     def _restore_scheduler(self, state: dict[str, Any] | None) -> None:
+        """The saved progress, with this run's length: a schedule over a longer run is
+        stretched (its rate recomputed for the epochs still to come)."""
         if (state is None) != (self.scheduler is None):
             has = "has no" if state is None else "has a"
             raise ValueError(f"the checkpoint {has} scheduler state, unlike this run")
-        if self.scheduler is not None:
-            self.scheduler.load_state_dict(state)
+        if self.scheduler is None:
+            return
+        length = {k: getattr(self.scheduler, k) for k in ("T_max",) if hasattr(self.scheduler, k)}
+        self.scheduler.load_state_dict({**state, **length})
+        if isinstance(self.scheduler, LRScheduler):
+            self.scheduler._set_lrs(self.scheduler.get_lr())
 
 
 def _progress_bar(progress: bool, steps: int, description: str) -> Any:
@@ -430,22 +423,3 @@ def _restore_generators(model: Module, states: dict[str, Any]) -> None:
         )
     for name, generator in generators.items():
         generator.bit_generator.state = states[name]
-
-
-def _read_checkpoint(path: PathLike | None) -> dict[str, Any]:
-    """A checkpoint's content, with its path under "path", or a CheckpointError."""
-    if path is None:
-        raise ValueError("resume=True needs a checkpoint path")
-    if not os.path.isfile(path):
-        raise CheckpointError(f"no checkpoint at {os.fspath(path)} to resume from")
-    try:
-        state = load(path)
-    except (OSError, ValueError) as err:
-        raise CheckpointError(f"cannot read checkpoint {os.fspath(path)}: {err}") from err
-    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
-        raise CheckpointError(f"{os.fspath(path)} is not a minigrad training checkpoint")
-    if state.get("version") != CHECKPOINT_VERSION:
-        raise CheckpointError(
-            f"{os.fspath(path)}: unsupported checkpoint version {state.get('version')!r}"
-        )
-    return {**state, "path": os.fspath(path)}

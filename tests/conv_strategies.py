@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 from numpy.lib.stride_tricks import sliding_window_view
 from strategies import arrays, distinct
 
@@ -241,3 +242,41 @@ def book_col2im(col, input_shape, kh, kw, stride=1, padding=0, dilation=1):
                 :, :, y, x_
             ]
     return img[:, :, ph : h + ph, pw : w + pw]
+
+
+@st.composite
+def max_unpool2d_example(draw: st.DrawFn):
+    """Max pooling's backward on its own: a gradient per window and, for each window, which of
+    its kh·kw positions held the maximum (any of them, so overlapping windows may share one)."""
+    kernel, stride, padding, dilation, (h, w) = draw(window_geometry("half"))
+    n, c = draw(st.integers(1, 2)), draw(st.integers(1, 2))
+    oh, ow = (
+        (size + 2 * padding[i] - dilation[i] * (kernel[i] - 1) - 1) // stride[i] + 1
+        for i, size in enumerate((h, w))
+    )
+    argmax = draw(
+        hnp.arrays(np.uint8, (n, c, oh, ow), elements=st.integers(0, kernel[0] * kernel[1] - 1))
+    )
+    params = {
+        "argmax": argmax,
+        "size": (h, w),
+        "kernel": kernel,
+        "stride": stride,
+        "padding": padding,
+        "dilation": dilation,
+    }
+    return (draw(arrays((n, c, oh, ow))),), params
+
+
+def max_unpool2d_ref(grad, argmax, size, kernel, stride, padding, dilation):
+    """Window by window: add the window's gradient at its maximum's place."""
+    n, c, oh, ow = grad.shape
+    (sh, sw), (ph, pw), (dh, dw) = stride, padding, dilation
+    out = np.zeros((n, c, size[0] + 2 * ph, size[1] + 2 * pw))
+    for i in range(oh):
+        for j in range(ow):
+            p, q = np.divmod(argmax[:, :, i, j], kernel[1])
+            for b in range(n):
+                for ch in range(c):
+                    out[b, ch, i * sh + p[b, ch] * dh, j * sw + q[b, ch] * dw] += grad[b, ch, i, j]
+    return out[:, :, ph : ph + size[0], pw : pw + size[1]]

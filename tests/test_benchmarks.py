@@ -4,7 +4,6 @@ No test asserts a wall time."""
 
 from __future__ import annotations
 
-import argparse
 import itertools
 import json
 import sys
@@ -28,7 +27,6 @@ from benchmarks import (  # noqa: E402
     run_all,
 )
 from benchmarks.numpy_floor import NumpyMLP, init_params  # noqa: E402
-from minigrad_nn import cli_bench  # noqa: E402
 
 
 def tiny_data(n: int = 60, features: int = 12, classes: int = 10, seed: int = 0):
@@ -90,63 +88,6 @@ def test_floor_epoch_rejects_out_of_range_indices():
     floor = NumpyMLP(init_params((12, 4, 10)), lr=0.1, batch_size=10)
     with pytest.raises(IndexError):
         floor.epoch(x, t, np.arange(10, 70), np.zeros(6))
-
-
-# ---------------------------------------------------------------------------- numerical gradient
-
-
-def test_numerical_gradient_helper_full_and_subset_agree_with_backprop():
-    x, t = tiny_data()
-    xb = x[:4].astype(np.float64)
-    model = bench_numerical_vs_backprop.TwoLayerNet((12, 6, 10))
-    loss_fn = nn.CrossEntropyLoss()
-
-    def loss():
-        return loss_fn(model(xb), t[:4])
-
-    loss().backward()
-    w = model.fc1.weight
-    before = w.numpy().copy()
-    indices, values, seconds = bench_numerical_vs_backprop.numerical_gradient_timed(loss, w)
-    assert seconds > 0
-    np.testing.assert_array_equal(indices, np.arange(w.size))
-    np.testing.assert_allclose(values, w.grad.numpy().reshape(-1), atol=1e-7)
-    indices, values, _ = bench_numerical_vs_backprop.numerical_gradient_timed(
-        loss, w, np.random.default_rng(0), blocks=2, block=5
-    )
-    assert len(indices) == len(values) == 10 and len(set(indices.tolist())) == 10
-    np.testing.assert_allclose(values, w.grad.numpy().reshape(-1)[indices], atol=1e-7)
-    np.testing.assert_array_equal(w.numpy(), before)  # every perturbation was undone
-
-
-@pytest.mark.parametrize("quick", [True, False])
-def test_numerical_vs_backprop_run_is_well_formed(quick, results_dir, tmp_path):
-    rows = bench_numerical_vs_backprop.run(
-        quick=quick,
-        batches=(2, 5),
-        hidden_sizes=(3, 25),
-        data=tiny_data(),
-        hidden=25,
-        scaling_batch=5,
-        repeats=3,
-    )
-    assert [r["section"] for r in rows] == ["check", "check", "scaling", "scaling"]
-    for r in rows:
-        assert r["parameters"] == 12 * r["hidden"] + r["hidden"] + r["hidden"] * 10 + 10
-        assert r["backprop_s"] > 0 and r["loss_eval_s"] > 0 and r["numerical_s"] > 0
-        assert r["ratio"] == pytest.approx(r["numerical_s"] / r["backprop_s"])
-        assert r["per_element_over_two_losses"] > 0
-        assert {d["book_name"] for d in r["diffs"]} == {"W1", "b1", "W2", "b2"}
-        for d in r["diffs"]:
-            assert 0 <= d["mean_abs_diff"] <= d["max_abs_diff"] < 1e-5
-    extrapolated = rows[0]["extrapolated"]
-    assert extrapolated == quick  # 12*25 = 300 weights > 20 blocks of 10 in quick mode
-    text = bench_numerical_vs_backprop.table(rows)
-    assert "| batch |" in text and "fc1.weight (W1)" in text
-    assert ("extrapolated" in text) == quick
-    json.dumps(rows)  # JSON-able
-    pytest.importorskip("matplotlib")
-    assert bench_numerical_vs_backprop.plot(rows, tmp_path / "plot.png").stat().st_size > 0
 
 
 # ---------------------------------------------------------------------------- training
@@ -307,31 +248,6 @@ def test_targets_summary_says_met_or_not_met():
     ]
 
 
-def bench_args(argv):
-    parser = argparse.ArgumentParser(prog="minigrad")
-    cli_bench.add_bench_parser(parser.add_subparsers(dest="command"))
-    return parser.parse_args(argv)
-
-
-def test_cli_bench_runs_run_all_of_the_clone(monkeypatch):
-    calls = []
-    monkeypatch.setattr(run_all, "main", lambda argv: calls.append(argv) or 0)
-    assert cli_bench.benchmarks_dir() == ROOT / "benchmarks"
-    args = bench_args(["bench", "train", "grad", "--quick", "--plots", "--threads", "1"])
-    assert args.handler(args) == 0
-    assert calls == [["train", "grad", "--quick", "--plots", "--threads", "1"]]
-
-
-def test_cli_bench_without_a_clone_exits_1_with_one_line(monkeypatch, tmp_path, capsys):
-    monkeypatch.setattr(cli_bench, "benchmarks_dir", lambda: tmp_path / "benchmarks")
-    args = bench_args(["bench"])
-    assert args.handler(args) == 1
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "needs a clone of the minigrad repository" in err
-    args = bench_args(["bench", "nonsense"])
-    assert args.handler(args) == 2
-
-
 def test_threads_option_sets_the_blas_thread_count():
     before = run_all.blas_threads()
     if before is None:
@@ -355,15 +271,6 @@ def test_step_budget_and_profile_restore_the_ops(capsys):
     assert (MatMul.forward, MatMul.backward) == (forward, backward)
     text = bench_train.profile(TINY_CASES[0], x, t, top=5)
     assert "calls per step" in text and "ratio" in text
-
-
-def test_full_numerical_gradient_over_budget_is_extrapolated_and_says_so(monkeypatch):
-    monkeypatch.setattr(bench_numerical_vs_backprop, "BUDGET_BLOCKS", 5)
-    x, t = tiny_data()
-    row = bench_numerical_vs_backprop.measure_case(25, 4, x, t, quick=False, repeats=2, budget_s=0)
-    assert row["extrapolated"] and row["numerical_elements_timed"] < row["parameters"]
-    text = bench_numerical_vs_backprop.table([{"section": "check", **row}])
-    assert "extrapolated" in text
 
 
 @pytest.mark.parametrize("n", [2, 3, 4])

@@ -94,6 +94,7 @@ def test_iters_gives_the_run_length_in_iterations(capsys):
     assert "25 iterations = 3 epochs" in out and "done: 3 epochs (25 iterations)" in out
 
 
+@pytest.mark.plot
 def test_train_plot_writes_a_png(tmp_path, capsys):
     pytest.importorskip("matplotlib")
     path = tmp_path / "curves.png"
@@ -193,4 +194,134 @@ def test_bench_is_a_minigrad_command(capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["bench", "--help"])
     assert exit_info.value.code == 0
-    assert "benchmarks of a minigrad clone" in capsys.readouterr().out
+    assert "minigrad bench grad: the book's 784-50-10 network" in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------------------- never lose work
+
+
+def test_rerunning_without_resume_keeps_the_checkpoint(tmp_path, capsys):
+    ckpt = tmp_path / "run.ckpt"
+    assert main([*QUICK, "--checkpoint", str(ckpt)]) == 0
+    before = ckpt.read_bytes()
+    capsys.readouterr()
+    assert main([*QUICK, "--checkpoint", str(ckpt)]) == 1
+    line = one_line_error(capsys.readouterr().err)
+    assert "already exists (a training checkpoint after epoch 1)" in line
+    assert "--resume" in line and "--overwrite" in line
+    assert ckpt.read_bytes() == before
+    assert main([*QUICK, "--lr", "0.05", "--checkpoint", str(ckpt), "--overwrite"]) == 0
+    assert load(ckpt)["settings"]["--lr"] == 0.05
+
+
+def test_resume_with_other_options_lists_every_difference_in_one_line(tmp_path, capsys):
+    ckpt = str(tmp_path / "run.ckpt")
+    assert main([*QUICK, "--checkpoint", ckpt]) == 0
+    capsys.readouterr()
+    changed = ["--lr", "0.5", "--seed", "3", "--optimizer", "momentum", "--activation", "tanh",
+               "--dropout", "0.1"]
+    assert main([*QUICK, "--epochs", "2", *changed, "--checkpoint", ckpt, "--resume"]) == 1
+    line = one_line_error(capsys.readouterr().err)
+    for expected in ("--lr: checkpoint 0.1, now 0.5", "--seed: checkpoint 0, now 3",
+                     "--optimizer: checkpoint sgd, now momentum",
+                     "--activation: checkpoint relu, now tanh",
+                     "--dropout: checkpoint 0.0, now 0.1"):
+        assert expected in line, (expected, line)
+    assert "momentum: checkpoint" not in line  # the flags alone, not fit's own names too
+    assert load(ckpt)["epoch"] == 1
+
+
+def test_more_epochs_on_a_finished_cosine_run_train_at_a_useful_rate(tmp_path, capsys):
+    ckpt = str(tmp_path / "run.ckpt")
+    cosine = ["--scheduler", "cosine", "--checkpoint", ckpt]
+    assert main([*QUICK[:-3], "--epochs", "3", "--quiet", *cosine]) == 0
+    capsys.readouterr()
+    assert main([*QUICK[:-3], "--epochs", "5", "--quiet", *cosine, "--resume"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    epoch_lines = [line for line in lines if line.startswith("epoch ")]
+    assert [line.split()[1] for line in epoch_lines] == ["4/5", "5/5"]
+    rates = [float(line.split("lr ")[1].split()[0]) for line in epoch_lines]
+    assert rates == pytest.approx([0.05 * (1 + np.cos(np.pi * e / 5)) for e in (3, 4)], rel=3e-3)
+    assert "3 of them from the checkpoint" in lines[-1]
+
+
+def test_resuming_a_finished_run_says_there_is_nothing_to_train(tmp_path, capsys):
+    ckpt = str(tmp_path / "run.ckpt")
+    argv = ["train", "--limit", "1000", "--epochs", "2", "--quiet", "--checkpoint", ckpt]
+    assert main(argv) == 0
+    capsys.readouterr()
+    assert main([*argv, "--resume"]) == 0
+    out = capsys.readouterr().out
+    assert "nothing to train: the checkpoint already holds 2 epochs" in out
+    assert "done:" not in out
+
+
+def test_limit_keeps_the_books_epochs_so_a_quick_run_is_quick(capsys):
+    assert main(["train", "--limit", "1200", "--quiet", "--hidden", "8"]) == 0
+    out = capsys.readouterr().out
+    assert "(1200 train, 10000 test images)" in out
+    assert "200 iterations = 17 epochs" in out and "done: 17 epochs (200 iterations)" in out
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "the run keeps the book's 16.7 epochs, so it takes N/60000 of the full" in help_text
+
+
+def test_every_output_path_is_checked_before_training(tmp_path, capsys):
+    missing = tmp_path / "no" / "curves.png"
+    assert main([*QUICK, "--plot", str(missing)]) == 2
+    out, err = capsys.readouterr()
+    assert f"--plot {missing}: cannot write {missing}: folder" in one_line_error(err)
+    assert out == ""
+    assert main([*QUICK, "--checkpoint", str(tmp_path)]) == 2
+    assert "is a folder" in one_line_error(capsys.readouterr().err)
+    model = tmp_path / "model.npz"
+    model.write_bytes(b"weeks of work")
+    assert main([*QUICK, "--save", str(model)]) == 2
+    assert "the file exists; add --overwrite" in one_line_error(capsys.readouterr().err)
+    assert model.read_bytes() == b"weeks of work"
+    assert main([*QUICK, "--save", str(model), "--checkpoint", str(model)]) == 2
+    assert "must be different files" in one_line_error(capsys.readouterr().err)
+
+
+def test_a_full_disk_at_the_end_is_one_line_naming_the_users_file(tmp_path, monkeypatch, capsys):
+    from minigrad_nn import serialization
+
+    def no_space(fd: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    path = tmp_path / "model.npz"
+    monkeypatch.setattr(serialization.os, "fsync", no_space)
+    assert main([*QUICK, "--save", str(path)]) == 1
+    line = one_line_error(capsys.readouterr().err)
+    assert line == f"minigrad train: error: cannot write {path}: the disk is full (no space left " \
+        "on the device)"
+    assert not path.exists() and os.listdir(tmp_path) == []
+
+
+def test_threads_default_to_one_for_small_nets_and_follow_the_flag(monkeypatch, capsys):
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    from minigrad_nn import cli_train
+
+    seen = []
+    real_fit = cli_train.fit
+
+    def fit_and_look(*args, **kwargs):
+        seen.append({pool["num_threads"] for pool in threadpoolctl.threadpool_info()})
+        return real_fit(*args, **kwargs)
+
+    monkeypatch.setattr(cli_train, "fit", fit_and_look)
+    assert main(QUICK) == 0
+    assert "seed 0, 1 thread\n" in capsys.readouterr().out
+    assert main([*QUICK, "--threads", "2"]) == 0
+    assert "seed 0, 2 threads\n" in capsys.readouterr().out
+    if threadpoolctl.threadpool_info():  # a BLAS that threadpoolctl can see
+        assert seen == [{1}, {2}]
+    assert cli_train.default_threads((784, 1024, 1024, 10), 100) == cli_train.available_cores()
+    assert cli_train.default_threads((784, 300, 10), 100) == 1
+
+
+def test_a_diverging_run_stops_with_one_line(capsys):
+    assert main([*QUICK, "--lr", "1e30"]) == 1
+    line = one_line_error(capsys.readouterr().err)
+    assert line.startswith("minigrad train: error: the loss is ") and "at epoch 1, batch" in line

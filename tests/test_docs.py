@@ -4,6 +4,12 @@
   namespace, in a fresh Python process (this file run as a script) whose working directory is
   temporary, with ``MINIGRAD_DATA`` unset (so the repository's ``datasets/mnist`` is used),
   this checkout's packages first on the path, and matplotlib on its file-only backend.
+* A block that needs an optional extra which is not installed (matplotlib, the `plot` extra:
+  `History.plot`) is skipped, the blocks after it still run, and the test is then reported as
+  skipped with the reason once everything else has passed; such docs carry the `plot` marker,
+  so CI runs them again with the extra (`pytest -m plot`).
+* Python blocks keep no blank line inside an indented body (a class or function), so each can
+  be pasted into the interactive interpreter, which ends a body at the first blank line.
 * Where a doc shows output, a ```text (or bare ```) block right after a python block, it is the
   block's expected stdout. The comparison is exact after one normalisation: trailing whitespace
   is removed from every line, and leading and trailing blank lines are dropped. The docs make
@@ -19,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import importlib.util
 import inspect
 import io
 import json
@@ -37,6 +44,8 @@ ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 DOC_FILES = [ROOT / "README.md", *sorted(DOCS.rglob("*.md"))]
 OUTPUT_LANGS = {"", "text"}
+#: Optional extras, by the module a block imports: what to install to run it.
+EXTRAS = {"matplotlib": "pip install 'minigrad-numpy[plot]'"}
 
 
 @dataclass
@@ -108,12 +117,38 @@ def run_doc(doc: Path) -> list[dict]:
             with contextlib.redirect_stdout(stdout):
                 exec(compile(block.code, f"{doc.name}, code block at line {block.line}", "exec"),
                      namespace)
+        except ImportError as error:
+            missing = _missing_extra(error)
+            if missing is None:
+                results.append({"stdout": stdout.getvalue(), "error": traceback.format_exc()})
+                break
+            results.append({"stdout": stdout.getvalue(), "error": None, "skipped": missing})
+            continue
         except Exception:
             results.append({"stdout": stdout.getvalue(), "error": traceback.format_exc()})
             break
         results.append({"stdout": stdout.getvalue(), "error": None,
                         "seconds": time.perf_counter() - started})
     return results
+
+
+def _missing_extra(error: ImportError) -> str | None:
+    """The extra a block needed, if `error` comes from one that is not installed."""
+    for module, install in EXTRAS.items():
+        if module in str(error) and not _installed(module):
+            return f"{module} is not installed ({install})"
+    return None
+
+
+def _installed(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
+
+
+def needs_extra(doc: Path) -> bool:
+    """Whether a python block of `doc` uses an optional extra (the `plot` marker)."""
+    blocks = parse_blocks(doc.read_text(encoding="utf-8"))
+    return any(b.lang == "python" and (".plot(" in b.code or "matplotlib" in b.code)
+               for b in blocks)
 
 
 def doc_env() -> dict[str, str]:
@@ -128,7 +163,11 @@ def doc_env() -> dict[str, str]:
     return env
 
 
-@pytest.mark.parametrize("doc", DOCS_WITH_CODE, ids=_rel)
+@pytest.mark.parametrize(
+    "doc",
+    [pytest.param(d, marks=[pytest.mark.plot] if needs_extra(d) else []) for d in DOCS_WITH_CODE],
+    ids=_rel,
+)
 def test_python_blocks_run_and_print_what_the_doc_shows(doc: Path, tmp_path: Path) -> None:
     started = time.perf_counter()
     out = tmp_path / "results.json"
@@ -138,9 +177,13 @@ def test_python_blocks_run_and_print_what_the_doc_shows(doc: Path, tmp_path: Pat
                           env=doc_env(), capture_output=True, text=True, timeout=300)
     assert done.returncode == 0 and out.exists(), f"the doc runner failed:\n{done.stderr}"
     results = json.loads(out.read_text(encoding="utf-8"))
+    skipped = []
     for (block, shown), result in zip(runnable(parse_blocks(doc.read_text("utf-8"))), results,
                                       strict=False):
         where = f"{_rel(doc)}, code block at line {block.line}"
+        if result.get("skipped"):
+            skipped.append(f"line {block.line}: {result['skipped']}")
+            continue
         if result["error"]:
             pytest.fail(f"{where} raised:\n{result['error']}\n{result['stdout']}")
         if shown is not None:
@@ -151,6 +194,39 @@ def test_python_blocks_run_and_print_what_the_doc_shows(doc: Path, tmp_path: Pat
             )
     seconds = time.perf_counter() - started
     assert seconds < 60, f"{_rel(doc)} took {seconds:.0f} s: too slow for the docs test"
+    if skipped:
+        pytest.skip(f"{len(skipped)} block(s) of {_rel(doc)} need an extra, the others passed: "
+                    + "; ".join(skipped))
+
+
+def test_a_missing_extra_skips_its_block_only(tmp_path: Path, monkeypatch) -> None:
+    doc = tmp_path / "doc.md"
+    needs_plot = "raise ImportError('History.plot needs matplotlib: pip install ...')"
+    doc.write_text(f"```python\nx = 1\n```\n\n```python\n{needs_plot}\n```\n\n"
+                   "```python\nprint(x + 1)\n```\n", encoding="utf-8")
+    monkeypatch.setitem(globals(), "_installed", lambda module: False)
+    results = run_doc(doc)
+    assert results[1]["skipped"].startswith("matplotlib is not installed")
+    assert results[2] == {"stdout": "2\n", "error": None, "seconds": results[2]["seconds"]}
+    monkeypatch.setitem(globals(), "_installed", lambda module: True)
+    results = run_doc(doc)  # installed, yet failing: a real error, and the doc stops there
+    assert len(results) == 2 and "ImportError" in results[1]["error"]
+
+
+def blank_lines_inside_bodies(code: str) -> list[int]:
+    """Lines (1-based, in the block) that are blank but followed by an indented line: the
+    interactive interpreter would end the body there."""
+    lines = code.splitlines()
+    return [i + 1 for i in range(len(lines) - 1)
+            if not lines[i].strip() and lines[i + 1][:1] in (" ", "\t")]
+
+
+@pytest.mark.parametrize("doc", DOCS_WITH_CODE, ids=_rel)
+def test_python_blocks_paste_into_the_interpreter(doc: Path) -> None:
+    found = [f"code block at line {block.line}, its line {n}"
+             for block, _ in runnable(parse_blocks(doc.read_text(encoding="utf-8")))
+             for n in blank_lines_inside_bodies(block.code)]
+    assert not found, f"{_rel(doc)}: blank lines inside an indented body: {found}"
 
 
 def test_korean_tutorial_has_the_same_code_and_output() -> None:
@@ -170,11 +246,31 @@ def test_index_shows_the_readme_commands() -> None:
         blocks = parse_blocks(path.read_text(encoding="utf-8"))
         return [b.code.strip() for b in blocks if b.lang in {"bash", "sh", "console"}]
 
-    readme_first_two = commands(ROOT / "README.md")[:2]
-    assert len(readme_first_two) == 2, "README.md should open with its two commands"
+    readme = commands(ROOT / "README.md")
+    assert readme[0] == "pip install minigrad-numpy", "README.md should open with the install"
+    clone_commands = [c for c in readme[1:3] if c.startswith("python3 -m venv")]
+    assert len(clone_commands) == 2, "README.md should then show its two commands for a clone"
     index = commands(DOCS / "index.md")
-    for command in readme_first_two:
+    for command in clone_commands:
         assert command in index, f"docs/index.md lacks the README's command {command!r}"
+
+
+REPOSITORY_URLS = ("https://github.com/minigrad-numpy/minigrad/blob/main/",
+                   "https://github.com/minigrad-numpy/minigrad/tree/main/",
+                   "https://raw.githubusercontent.com/minigrad-numpy/minigrad/main/")
+
+
+def test_readme_links_are_absolute_and_point_at_files_that_exist() -> None:
+    """The README is the PyPI page, where relative links break: every link is absolute, and
+    each one into the repository names a file this checkout has."""
+    text = _without_code((ROOT / "README.md").read_text(encoding="utf-8"))
+    targets = re.findall(r"!?\[[^\]]*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)", text)
+    assert targets
+    relative = [t for t in targets if not re.match(r"^https?://", t)]
+    assert not relative, f"README.md has relative links, broken on PyPI: {relative}"
+    missing = [t for t in targets for prefix in REPOSITORY_URLS
+               if t.startswith(prefix) and not (ROOT / t[len(prefix):].split("#")[0]).exists()]
+    assert not missing, f"README.md links to files the repository lacks: {missing}"
 
 
 def _without_code(text: str) -> str:
@@ -210,6 +306,7 @@ API_MODULES = [
     "minigrad_nn.optim.lr_scheduler",
     "minigrad_nn.datasets",
     "minigrad_nn.models",
+    "minigrad_nn.distributed",
 ]
 ENTRY = re.compile(r"^- `(?:[A-Za-z_][\w]*\.)*(?P<name>[A-Za-z_]\w*)(?P<sig>\(.*?\))?`")
 

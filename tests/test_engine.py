@@ -779,3 +779,43 @@ def test_grad_results_do_not_share_memory_with_grad_outputs():
     g = np.ones(2, dtype=np.float32)
     gx, gy = mg.grad(x + y, [x, y], grad_outputs=g)
     assert_independent(gx.data, gy.data, g)
+
+
+# -- the engine owns accumulation (finding 1 of issue 11) ---------------------------------------
+
+
+class KeepsItsSlope(mg.Function):
+    """y = 2x whose rule returns an array it keeps (a cached constant slope; right for a
+    gradient of ones, which is all these tests send)."""
+
+    def forward(self, x):
+        self.slope = np.full(x.shape, 2.0, dtype=x.dtype)
+        return 2 * x
+
+    def backward(self, grad):
+        return (self.slope,)
+
+
+def test_a_rule_returning_an_array_it_keeps_is_never_written_into():
+    x = mg.tensor([1.0, 1.0], requires_grad=True)
+    y = KeepsItsSlope.apply(x)
+    slope = y.grad_fn.slope
+    for _ in range(3):
+        y.backward(np.ones(2, np.float32), retain_graph=True)
+    np.testing.assert_array_equal(x.grad.data, [6.0, 6.0])  # was 8: .grad was the rule's array
+    np.testing.assert_array_equal(slope, [2.0, 2.0])
+    assert not np.shares_memory(x.grad.data, slope)
+
+
+def test_a_kept_array_reaching_a_tensor_used_twice_is_never_written_into():
+    x = mg.tensor([1.0, 1.0], requires_grad=True)
+    h = x * 1.0
+    y = KeepsItsSlope.apply(h)
+    slope = y.grad_fn.slope
+    (y + h * 3.0).sum().backward()  # h's gradient: the rule's slope, then 3 from the other path
+    np.testing.assert_array_equal(x.grad.data, [5.0, 5.0])
+    np.testing.assert_array_equal(slope, [2.0, 2.0])
+    (g,) = mg.grad(KeepsItsSlope.apply(x), x, grad_outputs=np.ones(2, np.float32))
+    g.data[0] = 100.0  # a result of mg.grad is the caller's to change
+    np.testing.assert_array_equal(g.data, [100.0, 2.0])
+

@@ -15,7 +15,7 @@ import minigrad as mg
 from minigrad.graph.fold import fold
 from minigrad.graph.layout import _closest_spaced, assign_layers, layered_layout
 from minigrad.graph.svg import lay_out, stored_grads
-from minigrad.graph.walk import backward_order, collect
+from minigrad.graph.walk import backward_order, collect, op_depths
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -194,6 +194,14 @@ def test_to_svg_writes_the_file_atomically_and_returns_the_text(tmp_path):
     svg = mg.to_svg(price, path)
     assert path.read_text(encoding="utf-8") == svg
     assert [p.name for p in tmp_path.iterdir()] == ["apple.svg"]  # no temporary file left
+    umask = os.umask(0o022)
+    os.umask(umask)
+    fresh = tmp_path / "fresh.svg"
+    mg.to_svg(price, fresh)
+    assert fresh.stat().st_mode & 0o777 == 0o666 & ~umask  # the usual permissions
+    path.chmod(0o600)
+    mg.to_svg(price, path)
+    assert path.stat().st_mode & 0o777 == 0o600  # a replaced file keeps its own
     with pytest.raises(FileNotFoundError, match="no_such_folder"):
         mg.to_svg(price, tmp_path / "no_such_folder" / "apple.svg")
     with pytest.raises(TypeError, match="Tensor"):
@@ -324,7 +332,10 @@ def engine_order(root):
 def test_backward_order_is_the_order_the_engine_calls_the_ops(name):
     root = GRAPHS[name]()
     predicted = backward_order(root)
-    assert len(predicted) == len(collect(root).op_nodes())
+    graph = collect(root)
+    assert len(predicted) == len(graph.op_nodes())
+    assert graph.op_depths() == op_depths(root)
+    assert backward_order(root, graph.op_depths()) == predicted
     assert [id(f) for f in engine_order(root)] == [id(f) for f in predicted]
 
 

@@ -7,16 +7,14 @@ ops without gradients, numerical stability, and the dtype of results with scalar
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
-import conv_strategies as cs
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from gradcheck_table import Case, example, table_tests
+from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from strategies import (
@@ -33,22 +31,7 @@ from strategies import (
 )
 
 import minigrad as mg
-
-
-@dataclass(frozen=True)
-class Case:
-    """One row of the table. `example` draws `(arrays, params)`; `f(*tensors, **params)` is the
-    op under test and `ref(*arrays, **params)` NumPy's value of it."""
-
-    name: str
-    example: st.SearchStrategy[tuple[tuple[np.ndarray, ...], dict[str, Any]]]
-    f: Callable[..., mg.Tensor]
-    ref: Callable[..., Any]
-    out_dtype: Any = None  # the result's dtype when it is not the inputs' (astype)
-
-
-def example(*arrays: st.SearchStrategy[np.ndarray], **params: st.SearchStrategy[Any]):
-    return st.tuples(st.tuples(*arrays), st.fixed_dictionaries(params))
+from minigrad import ops
 
 
 @st.composite
@@ -282,31 +265,160 @@ def unary(elements=None):
 on_grid = grid(0.25, 0.0)  # multiples of 1/4 ...
 off_grid = grid(0.25, 0.5)  # ... and values 1/8 away from them: never a tie, never a kink
 
+@st.composite
+def tensordot_example(draw):
+    """Two arrays sharing `k` axes (paired in order or by explicit axes), as NumPy's tensordot."""
+    k = draw(st.integers(0, 2))
+    shared = draw(shapes(min_dims=k, max_dims=k))
+    a_free, b_free = draw(shapes(max_dims=2)), draw(shapes(max_dims=2))
+    if draw(st.booleans()):  # axes=k: the last k of a, the first k of b
+        return (draw(arrays((*a_free, *shared))), draw(arrays((*shared, *b_free)))), {"axes": k}
+    a = draw(arrays((*shared, *a_free)))  # explicit pairs: the first k of both
+    b = draw(arrays((*shared, *b_free)))
+    return (a, b), {"axes": (list(range(k)), list(range(k)))}
+
+
+@st.composite
+def dot_example(draw):
+    """np.dot's cases: scalars, 1-D and 2-D, N-D with 1-D, and N-D with M-D."""
+    n = draw(st.integers(0, MAX_SIDE))
+    a_shape = draw(st.sampled_from([(), (n,), (2, n), (2, 1, n)]))
+    b_shape = draw(st.sampled_from([(), (n,), (n, 2), (3, n, 2)]))
+    if not a_shape or not b_shape:  # a product with a scalar
+        a_shape, b_shape = (a_shape or (2, 3)), ()
+    return (draw(arrays(a_shape)), draw(arrays(b_shape))), {}
+
+
+@st.composite
+def pad_example(draw):
+    shape = draw(shapes())
+    widths = tuple((draw(st.integers(0, 2)), draw(st.integers(0, 2))) for _ in shape)
+    form = draw(st.sampled_from(["pairs", "int", "numpy"]))
+    if form == "int" or not shape:  # (NumPy takes no pairs for a 0-d array)
+        widths = draw(st.integers(0, 2))
+    return (draw(arrays(shape)),), {"pad_width": widths, "value": 0.5, "form": form}
+
+
+def pad_f(x, pad_width, value, form):
+    if form == "numpy":
+        return np.pad(x, pad_width, constant_values=value)
+    return mg.pad(x, pad_width, value=value)
+
+
+def pad_ref(x, pad_width, value, form):
+    return np.pad(x, pad_width, constant_values=value)
+
+
+@st.composite
+def expand_dims_example(draw):
+    shape = draw(shapes(max_dims=2))
+    count = draw(st.integers(1, 2))
+    ndim = len(shape) + count
+    axes = draw(st.lists(st.integers(-ndim, ndim - 1), min_size=count, max_size=count).filter(
+        lambda axes: len({a % ndim for a in axes}) == count
+    ))
+    return (draw(arrays(shape)),), {"axis": tuple(axes) if count > 1 else axes[0]}
+
+
+@st.composite
+def softmax_example(draw):
+    """x and an axis of length >= 1 (the softmax of no elements is undefined)."""
+    shape = draw(shapes(min_dims=1))
+    axis = draw(st.integers(-len(shape), len(shape) - 1))
+    shape = tuple(max(n, 1) if i == axis % len(shape) else n for i, n in enumerate(shape))
+    return (draw(arrays(shape)),), {"axis": axis}
+
+
+def np_softmax(x, axis):
+    e = np.exp(x - x.max(axis=axis, keepdims=True, initial=-np.inf))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def np_log_softmax(x, axis):
+    shifted = x - x.max(axis=axis, keepdims=True, initial=-np.inf)
+    return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+
+
+@st.composite
+def cross_entropy_example(draw):
+    """Logits (N, C) or (C,) against class indices (a constant) or probabilities (an input)."""
+    n, c = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    shape = draw(st.sampled_from([(n, c), (c,)]))
+    reduction = draw(st.sampled_from(["mean", "sum", "none"]))
+    x = draw(arrays(shape))
+    if draw(st.booleans()):
+        labels = draw(hnp.arrays(np.int64, shape[:-1], elements=st.integers(0, c - 1)))
+        return (x,), {"reduction": reduction, "labels": labels}
+    return (x, draw(arrays(shape, floats(0.0, 1.0)))), {"reduction": reduction, "labels": None}
+
+
+def cross_entropy_f(x, t=None, *, reduction, labels):
+    return mg.cross_entropy(x, labels if t is None else t, reduction=reduction)
+
+
+def cross_entropy_ref(x, t=None, *, reduction, labels):
+    log_p = np_log_softmax(x, -1)
+    if t is None:
+        t = np.eye(x.shape[-1])[labels]
+    losses = -(t * log_p).sum(axis=-1)
+    return {"mean": np.mean, "sum": np.sum, "none": lambda v: v}[reduction](losses)
+
+
+@st.composite
+def scatter_add_example(draw):
+    """ScatterAdd, the adjoint of indexing: zeros(shape) with values added at an index."""
+    shape = draw(shapes(min_dims=1, min_side=1))
+    index = draw(hnp.integer_array_indices(shape, result_shape=hnp.array_shapes(max_dims=2)))
+    values = draw(arrays(np.zeros(shape)[index].shape))
+    return (values,), {"index": index, "shape": shape}
+
+
+def scatter_add_ref(values, index, shape):
+    out = np.zeros(shape)
+    np.add.at(out, index, values)
+    return out
+
+
+E, R, S, L, N = ops.elementwise, ops.reduce, ops.shape, ops.linalg, ops.nn
+
 CASES = [
-    Case("add", broadcast_pair(), lambda x, y: x + y, np.add),
-    Case("sub", broadcast_pair(), lambda x, y: x - y, np.subtract),
-    Case("mul", broadcast_pair(), lambda x, y: x * y, np.multiply),
-    Case("div", broadcast_pair(y_elements=away_from_zero()), lambda x, y: x / y, np.divide),
-    Case("pow", broadcast_pair(positive(), floats(-2, 2)), lambda x, y: x**y, np.power),
+    Case("add", broadcast_pair(), lambda x, y: x + y, np.add, (E.Add,)),
+    Case("sub", broadcast_pair(), lambda x, y: x - y, np.subtract, (E.Sub,)),
+    Case("mul", broadcast_pair(), lambda x, y: x * y, np.multiply, (E.Mul,)),
+    Case(
+        "div", broadcast_pair(y_elements=away_from_zero()), lambda x, y: x / y, np.divide, (E.Div,)
+    ),
+    Case("pow", broadcast_pair(positive(), floats(-2, 2)), lambda x, y: x**y, np.power, (E.Pow,)),
     Case(
         "pow_scalar",
         example(arrays(shapes(), positive()), p=st.sampled_from([2, 3, -1.5, 0.5])),
         lambda x, p: x**p,
         lambda x, p: x**p,
+        (E.Pow,),
     ),
-    Case("rpow", unary(), lambda x: 1.5**x, lambda x: 1.5**x),
-    Case("rsub", unary(), lambda x: 1 - x, lambda x: 1 - x),
-    Case("rdiv", unary(away_from_zero()), lambda x: 2 / x, lambda x: 2 / x),
-    Case("neg", unary(), lambda x: -x, np.negative),
-    Case("matmul", matmul_pair(), lambda x, y: x @ y, np.matmul),
-    Case("affine", affine_triple(), mg.affine, lambda x, w, b: x @ w + b),
-    Case("exp", unary(floats(-4, 4)), mg.exp, np.exp),
-    Case("log", unary(positive()), lambda x: x.log(), np.log),
-    Case("sqrt", unary(positive()), mg.sqrt, np.sqrt),
-    Case("abs", unary(off_grid), abs, np.abs),
-    Case("tanh", unary(), lambda x: x.tanh(), np.tanh),
-    Case("sigmoid", unary(floats(-6, 6)), mg.sigmoid, lambda x: 1 / (1 + np.exp(-x))),
-    Case("relu", unary(off_grid), lambda x: x.relu(), lambda x: np.maximum(x, 0)),
+    Case("rpow", unary(), lambda x: 1.5**x, lambda x: 1.5**x, (E.Pow,)),
+    Case("rsub", unary(), lambda x: 1 - x, lambda x: 1 - x, (E.Sub,)),
+    Case("rdiv", unary(away_from_zero()), lambda x: 2 / x, lambda x: 2 / x, (E.Div,)),
+    Case("neg", unary(), lambda x: -x, np.negative, (E.Neg,)),
+    Case("matmul", matmul_pair(), lambda x, y: x @ y, np.matmul, (L.MatMul,)),
+    Case("affine", affine_triple(), mg.affine, lambda x, w, b: x @ w + b, (L.Affine,)),
+    Case(
+        "tensordot",
+        tensordot_example(),
+        mg.tensordot,
+        lambda a, b, axes: np.tensordot(a, b, axes),
+        (L.MatMul,),
+    ),
+    Case("dot", dot_example(), np.dot, np.dot, ()),
+    Case("exp", unary(floats(-4, 4)), mg.exp, np.exp, (E.Exp,)),
+    Case("log", unary(positive()), lambda x: x.log(), np.log, (E.Log,)),
+    Case("sqrt", unary(positive()), mg.sqrt, np.sqrt, (E.Sqrt,)),
+    Case("abs", unary(off_grid), abs, np.abs, (E.Abs,)),
+    Case("tanh", unary(), lambda x: x.tanh(), np.tanh, (E.Tanh,)),
+    Case(
+        "sigmoid", unary(floats(-6, 6)), mg.sigmoid, lambda x: 1 / (1 + np.exp(-x)), (E.Sigmoid,)
+    ),
+    Case("relu", unary(off_grid), lambda x: x.relu(), lambda x: np.maximum(x, 0), (E.ReLU,)),
     Case(
         "clip",
         example(
@@ -315,153 +427,134 @@ CASES = [
         ),
         lambda x, bounds: x.clip(*bounds),
         lambda x, bounds: np.clip(x, *bounds),
+        (E.Clip,),
     ),
-    Case("sum", reduction(), reduce_op("sum"), reduce_ref(np.sum)),
-    Case("mean", reduction(nonempty=True), reduce_op("mean"), reduce_ref(np.mean)),
-    Case("max", reduction(distinct, nonempty=True), reduce_op("max"), reduce_ref(np.max)),
-    Case("min", reduction(distinct, nonempty=True), reduce_op("min"), reduce_ref(np.min)),
-    Case("logsumexp", reduction(nonempty=True), reduce_op("logsumexp"), reduce_ref(np_logsumexp)),
-    Case("reshape", reshape_example(), reshape_f, lambda x, shape, as_tuple: x.reshape(shape)),
-    Case("transpose", transpose_example(), transpose_f, lambda x, axes: x.transpose(axes)),
-    Case("T", unary(), lambda x: x.T, lambda x: x.T),
-    Case("swapaxes", swapaxes_example(), swapaxes_f, np.swapaxes),
-    Case("flatten", flatten_example(), lambda x, **dims: x.flatten(**dims), flatten_ref),
-    Case("squeeze", squeeze_example(), squeeze_f, lambda x, axis, torch: np.squeeze(x, axis=axis)),
+    Case("sum", reduction(), reduce_op("sum"), reduce_ref(np.sum), (R.Sum,)),
+    Case("mean", reduction(nonempty=True), reduce_op("mean"), reduce_ref(np.mean), (R.Mean,)),
+    Case(
+        "max", reduction(distinct, nonempty=True), reduce_op("max"), reduce_ref(np.max), (R.Max,)
+    ),
+    Case(
+        "min", reduction(distinct, nonempty=True), reduce_op("min"), reduce_ref(np.min), (R.Min,)
+    ),
+    Case(
+        "logsumexp",
+        reduction(nonempty=True),
+        reduce_op("logsumexp"),
+        reduce_ref(np_logsumexp),
+        (R.LogSumExp,),
+    ),
+    Case(
+        "reshape",
+        reshape_example(),
+        reshape_f,
+        lambda x, shape, as_tuple: x.reshape(shape),
+        (S.Reshape,),
+    ),
+    Case(
+        "transpose",
+        transpose_example(),
+        transpose_f,
+        lambda x, axes: x.transpose(axes),
+        (S.Transpose,),
+    ),
+    Case("T", unary(), lambda x: x.T, lambda x: x.T, (S.Transpose,)),
+    Case("swapaxes", swapaxes_example(), swapaxes_f, np.swapaxes, (S.Transpose,)),
+    Case(
+        "flatten", flatten_example(), lambda x, **dims: x.flatten(**dims), flatten_ref, (S.Reshape,)
+    ),
+    Case(
+        "squeeze",
+        squeeze_example(),
+        squeeze_f,
+        lambda x, axis, torch: np.squeeze(x, axis=axis),
+        (S.Reshape,),
+    ),
     Case(
         "unsqueeze",
         unsqueeze_example(),
         lambda x, axis: x.unsqueeze(axis),
         lambda x, axis: np.expand_dims(x, axis),
+        (S.Reshape,),
     ),
+    Case("expand_dims", expand_dims_example(), mg.expand_dims, np.expand_dims, (S.Reshape,)),
     Case(
         "expand",
         expand_example(),
         expand_f,
         lambda x, target, spelling: np.broadcast_to(x, target),
+        (S.BroadcastTo,),
     ),
-    Case("getitem_basic", basic_index_example(), lambda x, index: x[index], index_ref),
-    Case("getitem_integer", integer_index_example(), lambda x, index: x[index], index_ref),
-    Case("getitem_mask", mask_index_example(), lambda x, index: x[index], index_ref),
+    Case(
+        "getitem_basic",
+        basic_index_example(),
+        lambda x, index: x[index],
+        index_ref,
+        (S.GetItem,),
+    ),
+    Case(
+        "getitem_integer",
+        integer_index_example(),
+        lambda x, index: x[index],
+        index_ref,
+        (S.GetItem,),
+    ),
+    Case(
+        "getitem_mask", mask_index_example(), lambda x, index: x[index], index_ref, (S.GetItem,)
+    ),
+    Case(
+        "scatter_add",
+        scatter_add_example(),
+        lambda values, index, shape: S.ScatterAdd.apply(values, index=index, shape=shape),
+        scatter_add_ref,
+        (S.ScatterAdd,),
+    ),
     Case(
         "concatenate",
         concatenate_example(),
         concatenate_f,
         lambda *xs, axis, spelling: np.concatenate(xs, axis=axis),
+        (S.Concatenate,),
     ),
     Case(
         "stack",
         stack_example(),
         lambda *xs, axis: mg.stack(xs, axis=axis),
         lambda *xs, axis: np.stack(xs, axis=axis),
+        (S.Stack,),
     ),
+    Case("pad", pad_example(), pad_f, pad_ref, (S.Pad,)),
     Case(
         "where",
         where_example(),
         lambda x, y, condition: mg.where(condition, x, y),
         lambda x, y, condition: np.where(condition, x, y),
+        (E.Where,),
     ),
-    Case("maximum", broadcast_pair(on_grid, off_grid), mg.maximum, np.maximum),
-    Case("minimum", broadcast_pair(on_grid, off_grid), mg.minimum, np.minimum),
+    Case("maximum", broadcast_pair(on_grid, off_grid), mg.maximum, np.maximum, (E.Maximum,)),
+    Case("minimum", broadcast_pair(on_grid, off_grid), mg.minimum, np.minimum, (E.Minimum,)),
     Case(
         "astype",
         unary(),
         lambda x: x.astype(np.longdouble),
         lambda x: x.astype(np.longdouble),
+        (E.Cast,),
         out_dtype=np.longdouble,
     ),
-    Case("clone", unary(), lambda x: x.clone(), np.copy),
-    # Convolution and pooling (examples and references in conv_strategies.py).
-    Case("conv2d", cs.conv2d_example(), mg.conv2d, cs.conv2d_ref),
+    Case("clone", unary(), lambda x: x.clone(), np.copy, (E.Clone,)),
+    Case("softmax", softmax_example(), mg.softmax, np_softmax, (N.Softmax,)),
+    Case("log_softmax", softmax_example(), mg.log_softmax, np_log_softmax, (N.LogSoftmax,)),
     Case(
-        "conv_transpose2d",
-        cs.conv_transpose2d_example(),
-        mg.conv_transpose2d,
-        cs.conv_transpose2d_ref,
+        "cross_entropy",
+        cross_entropy_example(),
+        cross_entropy_f,
+        cross_entropy_ref,
+        (N.CrossEntropy,),
     ),
-    Case(
-        "conv2d_weight",
-        cs.conv2d_weight_example(),
-        lambda x, gy, weight_size, **params: mg.conv2d_weight(x, weight_size, gy, **params),
-        cs.conv2d_weight_ref,
-    ),
-    Case("max_pool2d", cs.pool_example("max"), mg.max_pool2d, cs.max_pool2d_ref),
-    Case("avg_pool2d", cs.pool_example("avg"), mg.avg_pool2d, cs.avg_pool2d_ref),
-    Case("im2col", cs.im2col_example(), mg.im2col, cs.book_im2col),
-    Case("col2im", cs.col2im_example(), mg.col2im, cs.book_col2im),
 ]
 
 
-@pytest.mark.parametrize("case", CASES, ids=lambda case: case.name)
-@given(data=st.data())
-def test_op(case: Case, data: st.DataObject) -> None:
-    arrays_, params = data.draw(case.example, label="arrays, params")
-    f = functools.partial(case.f, **params)
-
-    # Forward: NumPy's values, on the arrays as drawn (any memory layout, kept without copy).
-    xs = [mg.tensor(a, requires_grad=True) for a in arrays_]
-    out = f(*xs)
-    expected = case.ref(*arrays_, **params)
-    assert out.shape == np.shape(expected)
-    assert out.dtype == (case.out_dtype or np.float64)
-    np.testing.assert_allclose(out.data, expected, rtol=1e-12, atol=1e-12)
-
-    # Backward: float64 backprop agrees with central differences.
-    assert mg.gradcheck(f, arrays_)
-
-    # Every gradient has its input's shape and dtype, whatever the input's layout.
-    out.backward(np.ones(out.shape))
-    contiguous = [mg.tensor(a.copy(order="C"), requires_grad=True) for a in arrays_]
-    f(*contiguous).backward(np.ones(out.shape))
-    for x, c in zip(xs, contiguous, strict=True):
-        assert x.grad.shape == x.shape
-        assert x.grad.dtype == np.float64
-        np.testing.assert_allclose(x.grad.data, c.grad.data, rtol=1e-12, atol=1e-12)
-
-    # float32 in, float32 out, float32 gradients.
-    xs32 = [mg.tensor(a.astype(np.float32), requires_grad=True) for a in arrays_]
-    out32 = f(*xs32)
-    assert out32.dtype == (case.out_dtype or np.float32)
-    out32.backward(np.ones(out32.shape, out32.dtype))
-    for x32, x in zip(xs32, xs, strict=True):
-        assert x32.grad.shape == x32.shape
-        assert x32.grad.dtype == np.float32
-        np.testing.assert_allclose(x32.grad.data, x.grad.data, rtol=1e-4, atol=1e-4)
-
-
-def weights(shape: tuple[int, ...], seed: int) -> np.ndarray:
-    return np.random.default_rng(seed).uniform(0.5, 1.5, shape)
-
-
-@pytest.mark.parametrize("case", CASES, ids=lambda case: case.name)
-@settings(max_examples=settings().max_examples // 2)  # each example costs a first-order check
-@given(data=st.data())
-def test_op_second_order(case: Case, data: st.DataObject) -> None:
-    """Gradients of gradients: a vector-Jacobian product taken with `create_graph=True` is
-    itself differentiated, and checked against central differences."""
-    arrays_, params = data.draw(case.example, label="arrays, params")
-    f = functools.partial(case.f, **params)
-    vs = [weights(np.shape(a), seed=i + 1) for i, a in enumerate(arrays_)]
-
-    def vjp(*xs: mg.Tensor) -> mg.Tensor:
-        with mg.enable_grad():  # numerical_gradient calls this under no_grad
-            out = f(*xs)
-            grads = mg.grad(
-                (out * weights(out.shape, seed=0)).sum(), xs, create_graph=True, allow_unused=True
-            )
-            total = mg.tensor(0.0, dtype=np.float64)
-            for g, v in zip(grads, vs, strict=True):
-                if g is not None:
-                    assert g.dtype == np.float64
-                    total = total + (g * v).sum()
-            return total
-
-    xs = [mg.tensor(a, requires_grad=True) for a in arrays_]
-    if vjp(*xs).requires_grad:
-        assert mg.gradcheck(vjp, arrays_)
-    else:  # a linear op: the gradient does not depend on the inputs
-        for x in xs:
-            numeric = mg.numerical_gradient(lambda _: vjp(*xs).item(), x, eps=1e-6)
-            np.testing.assert_allclose(numeric, 0, atol=1e-6)
+test_op, test_op_second_order = table_tests(CASES)
 
 
 # -- max and min: ties share the gradient evenly (as torch.amax) ---------------------------------

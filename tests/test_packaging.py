@@ -1,9 +1,11 @@
 """The distribution as a user gets it from PyPI.
 
 Builds the sdist and the wheel once (``python -m build``), runs ``twine check`` on both, looks
-inside them, installs the wheel into one fresh venv (no system site-packages; numpy and tqdm come
-from the package registry) and, from a directory outside the repository, imports both packages,
-trains a tiny model for one step and runs ``minigrad --help``.
+inside them, installs the wheel into one fresh venv (no system site-packages; numpy, tqdm and
+threadpoolctl come from the package registry) and, from a directory outside the repository,
+imports both packages, trains a tiny model for one step, runs ``minigrad --help`` and the
+benchmark a PyPI user runs, ``minigrad bench grad --quick`` (on the repository's MNIST files,
+given as a user would, through ``MINIGRAD_DATA``).
 
 Slow (about 30 s to 2 min) and needs the package registry. It runs by default (CI runs it);
 deselect it locally with ``pytest -m "not packaging"``. Without a registry it fails and says so:
@@ -13,6 +15,7 @@ it is never skipped silently.
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import re
 import subprocess
@@ -48,11 +51,12 @@ def _clean_env() -> dict[str, str]:
     return env
 
 
-def _run(args: list[str | Path], what: str, cwd: Path, timeout: float = 600) -> str:
+def _run(args: list[str | Path], what: str, cwd: Path, timeout: float = 600,
+         env: dict[str, str] | None = None) -> str:
     """Run a command; on failure, fail the test with `what` and the command's output."""
     try:
-        done = subprocess.run([str(a) for a in args], cwd=cwd, env=_clean_env(), text=True,
-                              capture_output=True, timeout=timeout)
+        done = subprocess.run([str(a) for a in args], cwd=cwd, env={**_clean_env(), **(env or {})},
+                              text=True, capture_output=True, timeout=timeout)
     except subprocess.TimeoutExpired as error:
         pytest.fail(f"{what}: timed out after {timeout:.0f} s: {error.cmd}")
     if done.returncode != 0:
@@ -173,6 +177,9 @@ def test_sdist_has_licence_readme_and_sources(built: Built) -> None:
                      "minigrad/_version.py", "minigrad_nn/__init__.py"):
         assert f"{top}/{required}" in names, f"the sdist lacks {required}"
     assert not [n for n in names if n.startswith(f"{top}/datasets/")], "no data in the sdist"
+    # The tests need the repository (its datasets/ and benchmarks/): the sdist leaves them out
+    # rather than ship tests that fail when run from it.
+    assert not [n for n in names if n.startswith(f"{top}/tests/")], "tests in the sdist"
 
 
 # -- the installed wheel, used from outside the repository -------------------------------------
@@ -217,3 +224,13 @@ def test_installed_wheel_imports_from_site_packages_and_trains(built: Built) -> 
 def test_console_script_help(built: Built) -> None:
     out = _run([built.script, "--help"], "`minigrad --help` failed", built.outside)
     assert "train" in out and "gradcheck" in out
+
+
+def test_bench_grad_runs_from_the_installed_wheel(built: Built) -> None:
+    out = _run([built.script, "bench", "grad", "--quick", "--json", "grad.json"],
+               "`minigrad bench grad --quick` failed from the installed wheel", built.outside,
+               env={"MINIGRAD_DATA": str(ROOT / "datasets" / "mnist")})
+    assert out.startswith("## Backprop vs numerical gradient")
+    assert "| 100 | 79,510 |" in out  # the scaling table's last row: 784-100-10
+    rows = json.loads((built.outside / "grad.json").read_text(encoding="utf-8"))
+    assert {r["section"] for r in rows} == {"check", "scaling"}

@@ -11,7 +11,8 @@ Modules: `walk` (the graph and the order of the passes), `fold` (big graphs draw
 
 from __future__ import annotations
 
+from .html import to_html
 from .svg import to_svg
 from .text import to_dot, to_mermaid
 
-__all__ = ["to_dot", "to_mermaid", "to_svg"]
+__all__ = ["to_dot", "to_html", "to_mermaid", "to_svg"]

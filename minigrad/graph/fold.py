@@ -27,12 +27,12 @@ def fold(graph: Graph, limit: int = FOLD_ABOVE) -> Graph:
     ops = [n for n in graph.nodes if n.kind == "op"]
     if len(ops) <= limit:
         return graph
-    depth = _op_depths(graph)
+    depth = {n.index: n.depth for n in ops}
     deepest = max(depth.values())
     columns: list[list[Node]] = [[] for _ in range(deepest + 1)]
     for n in ops:
         columns[depth[n.index]].append(n)
-    signature = [tuple(sorted(n.fn.name for n in c)) for c in columns]
+    signature = [tuple(sorted(type(n.fn).__name__ for n in c)) for c in columns]
 
     # fold_of[column] = (first column, last column, label) of the fold containing it
     folds: list[tuple[int, int, str]] = []
@@ -50,19 +50,6 @@ def fold(graph: Graph, limit: int = FOLD_ABOVE) -> Graph:
     if len(ops) - folded_ops > limit:
         folds = _even_folds(columns, folds, limit)
     return _apply(graph, depth, folds)
-
-
-def _op_depths(graph: Graph) -> dict[int, int]:
-    """Each op node's depth: 1 + the deepest op among its inputs (collect lists ops in order)."""
-    inputs: dict[int, list[int]] = {}
-    for e in graph.edges:
-        if graph.nodes[e.source].kind == "op" and graph.nodes[e.target].kind == "op":
-            inputs.setdefault(e.target, []).append(e.source)
-    depth: dict[int, int] = {}
-    for n in graph.nodes:
-        if n.kind == "op":
-            depth[n.index] = 1 + max((depth[s] for s in inputs.get(n.index, ())), default=0)
-    return depth
 
 
 def _repeat_at(signature: list[tuple[str, ...]], k: int, deepest: int) -> tuple[int, int]:
@@ -137,7 +124,7 @@ def _apply(graph: Graph, depth: dict[int, int], folds: list[tuple[int, int, str]
                 target.ops.append(n.index)
             continue
         new_index[n.index] = len(nodes)
-        nodes.append(Node(len(nodes), n.kind, n.label, n.value, n.fn, n.ops))
+        nodes.append(Node(len(nodes), n.kind, n.label, n.value, n.fn, n.ops, n.depth))
     for f in fold_nodes:
         f.index = len(nodes)
         nodes.append(f)

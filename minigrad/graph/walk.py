@@ -24,7 +24,7 @@ from ..autograd import Function
 from ..tensor import Tensor
 
 
-@dataclass
+@dataclass(slots=True)
 class Value:
     """One value of the graph: a Tensor (a leaf or an op's result) or a constant operand."""
 
@@ -36,7 +36,7 @@ class Value:
     requires_grad: bool = False
 
 
-@dataclass
+@dataclass(slots=True)
 class Node:
     """A box or circle of the picture."""
 
@@ -46,10 +46,10 @@ class Node:
     value: int | None = None  # the Value this node shows (an op's result, a leaf, a constant)
     fn: Function | None = None  # for an op
     ops: list[int] = field(default_factory=list)  # for a fold: the op nodes it stands for
-    layer: int = 0
+    depth: int = 0  # for an op: 1 + the largest depth among the ops that made its inputs
 
 
-@dataclass
+@dataclass(slots=True)
 class Edge:
     """An arrow: `value` made by node `source` and used by node `target`."""
 
@@ -68,6 +68,10 @@ class Graph:
 
     def op_nodes(self) -> list[Node]:
         return [n for n in self.nodes if n.kind == "op"]
+
+    def op_depths(self) -> dict[int, int]:
+        """Each op's depth, by id of its Function (as `op_depths(root)` finds them)."""
+        return {id(n.fn): n.depth for n in self.nodes if n.kind == "op"}
 
 
 def _ops_of(root: Tensor) -> list[Function]:
@@ -104,11 +108,13 @@ def op_depths(root: Tensor) -> dict[int, int]:
     return depths
 
 
-def backward_order(root: Tensor) -> list[Function]:
-    """The ops in the order `root.backward()` calls their `backward` (see the module docstring)."""
+def backward_order(root: Tensor, depths: dict[int, int] | None = None) -> list[Function]:
+    """The ops in the order `root.backward()` calls their `backward` (see the module docstring).
+    `depths` (from `op_depths` or `Graph.op_depths`) saves walking the graph again."""
     if root.grad_fn is None or not root.requires_grad:
         return []
-    depths = op_depths(root)
+    if depths is None:
+        depths = op_depths(root)
     arrivals = 0
     waiting = [(-depths[id(root.grad_fn)], arrivals, root)]
     queued = {id(root)}
@@ -169,6 +175,9 @@ def collect(root: Tensor) -> Graph:
         tensor_value[id(out)] = v
         node = add_node("op", op_label(fn), v, fn)
         tensor_node[id(out)] = node
+        nodes[node].depth = 1 + max((nodes[tensor_node[id(x)]].depth for x in fn.inputs
+                                     if isinstance(x, Tensor) and x.grad_fn is not None),
+                                    default=0)
     for fn in ops:
         target = tensor_node[id(outputs[id(fn)])]
         for x in fn.inputs:

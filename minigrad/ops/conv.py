@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from ..autograd import Function, run_op
+from ..function import Function, run_op
 from .windows import Pair, _check_image, _check_output, _fold, _pair, _shape, _window_params
 from .windows import _windows as _windows_view
 

@@ -10,9 +10,9 @@ from typing import Any
 
 import numpy as np
 
-from ..autograd import Function
-
-# -- arithmetic --------------------------------------------------------------------------------
+from ..function import Function
+from ..numpy_protocol import implements, reject
+from ..tensor import Tensor, as_operand
 
 
 class Add(Function):
@@ -27,6 +27,12 @@ class Add(Function):
         return grad, grad
 
 
+@implements(np.add)
+def add(x: Any, y: Any) -> Tensor:
+    """x + y with broadcasting."""
+    return Add.apply(x, y)
+
+
 class Sub(Function):
     """z = x - y.  dz/dx = 1, dz/dy = -1."""
 
@@ -37,6 +43,12 @@ class Sub(Function):
 
     def backward(self, grad: Any) -> tuple[Any, Any]:
         return grad, (-grad if self.needs_input_grad[1] else None)
+
+
+@implements(np.subtract)
+def sub(x: Any, y: Any) -> Tensor:
+    """x - y with broadcasting."""
+    return Sub.apply(x, y)
 
 
 class Mul(Function):
@@ -55,6 +67,12 @@ class Mul(Function):
         return gx, gy
 
 
+@implements(np.multiply)
+def mul(x: Any, y: Any) -> Tensor:
+    """x * y with broadcasting."""
+    return Mul.apply(x, y)
+
+
 class Div(Function):
     """z = x / y.  dz/dx = 1/y, dz/dy = -x/y²."""
 
@@ -69,6 +87,12 @@ class Div(Function):
         gx = grad / y if self.needs_input_grad[0] else None
         gy = -grad * x / (y * y) if self.needs_input_grad[1] else None
         return gx, gy
+
+
+@implements(np.true_divide)
+def div(x: Any, y: Any) -> Tensor:
+    """x / y with broadcasting."""
+    return Div.apply(x, y)
 
 
 class Pow(Function):
@@ -91,6 +115,12 @@ class Pow(Function):
         return gx, gy
 
 
+@implements(np.power)
+def pow(x: Any, y: Any) -> Tensor:
+    """x ** y with broadcasting; the exponent may be a tensor too."""
+    return Pow.apply(x, y)
+
+
 class Neg(Function):
     """z = -x.  dz/dx = -1."""
 
@@ -99,6 +129,12 @@ class Neg(Function):
 
     def backward(self, grad: Any) -> tuple[Any]:
         return (-grad,)
+
+
+@implements(np.negative)
+def neg(x: Any) -> Tensor:
+    """-x."""
+    return Neg.apply(x)
 
 
 class Clone(Function):
@@ -111,6 +147,12 @@ class Clone(Function):
         return (grad,)
 
 
+@implements(np.copy)
+def clone(x: Any) -> Tensor:
+    """A copy of x that stays in the graph."""
+    return Clone.apply(x)
+
+
 class Cast(Function):
     """x converted to another dtype; the engine casts the gradient back to x's dtype."""
 
@@ -121,7 +163,12 @@ class Cast(Function):
         return (grad,)
 
 
-# -- functions of one variable -----------------------------------------------------------------
+def astype(x: Any, dtype: Any) -> Tensor:
+    """x converted to `dtype` (x itself when it has that dtype already)."""
+    dtype = np.dtype(dtype)
+    if isinstance(x, Tensor) and x.dtype == dtype:
+        return x
+    return Cast.apply(x, dtype=dtype)
 
 
 class Exp(Function):
@@ -137,6 +184,12 @@ class Exp(Function):
         return (grad * z,)
 
 
+@implements(np.exp)
+def exp(x: Any) -> Tensor:
+    """eˣ elementwise."""
+    return Exp.apply(x)
+
+
 class Log(Function):
     """z = ln x.  dz/dx = 1/x."""
 
@@ -147,6 +200,12 @@ class Log(Function):
     def backward(self, grad: Any) -> tuple[Any]:
         (x,) = self.saved_tensors
         return (grad / x,)
+
+
+@implements(np.log)
+def log(x: Any) -> Tensor:
+    """Natural logarithm elementwise."""
+    return Log.apply(x)
 
 
 class Sqrt(Function):
@@ -162,6 +221,12 @@ class Sqrt(Function):
         return (grad / (2 * z),)
 
 
+@implements(np.sqrt)
+def sqrt(x: Any) -> Tensor:
+    """Square root elementwise."""
+    return Sqrt.apply(x)
+
+
 class Abs(Function):
     """z = |x|.  dz/dx = sign(x) (0 at x = 0, as PyTorch)."""
 
@@ -172,6 +237,12 @@ class Abs(Function):
     def backward(self, grad: Any) -> tuple[Any]:
         (x,) = self.saved_tensors
         return (grad * np.sign(np.asarray(x)),)
+
+
+@implements(np.absolute)
+def abs(x: Any) -> Tensor:
+    """|x| elementwise."""
+    return Abs.apply(x)
 
 
 class Tanh(Function):
@@ -185,6 +256,12 @@ class Tanh(Function):
     def backward(self, grad: Any) -> tuple[Any]:
         (z,) = self.saved_tensors
         return (grad * (1 - z * z),)
+
+
+@implements(np.tanh)
+def tanh(x: Any) -> Tensor:
+    """Hyperbolic tangent elementwise."""
+    return Tanh.apply(x)
 
 
 class Sigmoid(Function):
@@ -203,6 +280,11 @@ class Sigmoid(Function):
         return (grad * z * (1 - z),)
 
 
+def sigmoid(x: Any) -> Tensor:
+    """The logistic function 1 / (1 + e⁻ˣ), without overflow for large |x|."""
+    return Sigmoid.apply(x)
+
+
 class ReLU(Function):
     """z = max(x, 0).  dz/dx = 1 where x > 0, else 0: the book's ReLU mask."""
 
@@ -213,6 +295,11 @@ class ReLU(Function):
     def backward(self, grad: Any) -> tuple[Any]:
         (x,) = self.saved_tensors
         return (grad * (x > 0),)  # a constant mask under create_graph too (bool: no gradient)
+
+
+def relu(x: Any) -> Tensor:
+    """max(x, 0) elementwise."""
+    return ReLU.apply(x)
 
 
 class Clip(Function):
@@ -234,41 +321,56 @@ class Clip(Function):
         return (grad * inside,)
 
 
-# -- selection ---------------------------------------------------------------------------------
+def clip(x: Any, min: Any = None, max: Any = None) -> Tensor:
+    """x limited to [min, max]; either bound may be None."""
+    if min is None and max is None:
+        raise ValueError("clip needs at least one of min and max")
+    return Clip.apply(x, low=as_operand(min), high=as_operand(max))
+
+
+@implements(np.clip)
+def _numpy_clip(
+    a: Any, a_min: Any = None, a_max: Any = None, out: Any = None, **bounds: Any
+) -> Tensor:
+    """`np.clip(t, low, high)` (NumPy 2 also spells the bounds min=, max=)."""
+    reject("numpy.clip", out=out)
+    low, high = bounds.pop("min", a_min), bounds.pop("max", a_max)
+    reject("numpy.clip", **bounds)
+    return clip(a, low, high)
 
 
 class Maximum(Function):
     """z = max(x, y) elementwise.  The gradient goes to the larger input; ties split it evenly."""
 
     broadcasting = True
+    select = staticmethod(np.maximum)
 
     def forward(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         self.save_for_backward(x, y)
-        return np.maximum(x, y)
+        return type(self).select(x, y)
 
     def backward(self, grad: Any) -> tuple[Any, Any]:
-        x, y = self.saved_tensors
-        return _split_by_winner(grad, np.asarray(x) > np.asarray(y), np.asarray(x) == np.asarray(y))
+        x, y = (np.asarray(a) for a in self.saved_tensors)  # constant masks
+        x_share = (type(self).select(x, y) == x) - 0.5 * (x == y)  # 1 where x won, 1/2 on ties
+        return grad * x_share.astype(grad.dtype), grad * (1 - x_share).astype(grad.dtype)
 
 
-class Minimum(Function):
+@implements(np.maximum)
+def maximum(x: Any, y: Any) -> Tensor:
+    """Elementwise maximum with broadcasting (ties share the gradient)."""
+    return Maximum.apply(x, y)
+
+
+class Minimum(Maximum):
     """z = min(x, y) elementwise.  The gradient goes to the smaller input; ties split it evenly."""
 
-    broadcasting = True
-
-    def forward(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        self.save_for_backward(x, y)
-        return np.minimum(x, y)
-
-    def backward(self, grad: Any) -> tuple[Any, Any]:
-        x, y = self.saved_tensors
-        return _split_by_winner(grad, np.asarray(x) < np.asarray(y), np.asarray(x) == np.asarray(y))
+    select = staticmethod(np.minimum)
 
 
-def _split_by_winner(grad: Any, x_wins: np.ndarray, tie: np.ndarray) -> tuple[Any, Any]:
-    dtype = grad.dtype
-    x_share = x_wins + 0.5 * tie
-    return grad * x_share.astype(dtype), grad * (1 - x_share).astype(dtype)
+@implements(np.minimum)
+def minimum(x: Any, y: Any) -> Tensor:
+    """Elementwise minimum with broadcasting (ties share the gradient)."""
+    return Minimum.apply(x, y)
 
 
 class Where(Function):
@@ -286,107 +388,7 @@ class Where(Function):
         return None, gx, gy
 
 
-# -- public functions (also Tensor methods and operators) ---------------------------------------
-
-
-def add(x: Any, y: Any) -> Tensor:
-    """x + y with broadcasting."""
-    return Add.apply(x, y)
-
-
-def sub(x: Any, y: Any) -> Tensor:
-    """x - y with broadcasting."""
-    return Sub.apply(x, y)
-
-
-def mul(x: Any, y: Any) -> Tensor:
-    """x * y with broadcasting."""
-    return Mul.apply(x, y)
-
-
-def div(x: Any, y: Any) -> Tensor:
-    """x / y with broadcasting."""
-    return Div.apply(x, y)
-
-
-def pow(x: Any, y: Any) -> Tensor:
-    """x ** y with broadcasting; the exponent may be a tensor too."""
-    return Pow.apply(x, y)
-
-
-def neg(x: Any) -> Tensor:
-    """-x."""
-    return Neg.apply(x)
-
-
-def clone(x: Any) -> Tensor:
-    """A copy of x that stays in the graph."""
-    return Clone.apply(x)
-
-
-def astype(x: Any, dtype: Any) -> Tensor:
-    """x converted to `dtype` (x itself when it has that dtype already)."""
-    dtype = np.dtype(dtype)
-    if isinstance(x, Tensor) and x.dtype == dtype:
-        return x
-    return Cast.apply(x, dtype=dtype)
-
-
-def exp(x: Any) -> Tensor:
-    """eˣ elementwise."""
-    return Exp.apply(x)
-
-
-def log(x: Any) -> Tensor:
-    """Natural logarithm elementwise."""
-    return Log.apply(x)
-
-
-def sqrt(x: Any) -> Tensor:
-    """Square root elementwise."""
-    return Sqrt.apply(x)
-
-
-def abs(x: Any) -> Tensor:
-    """|x| elementwise."""
-    return Abs.apply(x)
-
-
-def tanh(x: Any) -> Tensor:
-    """Hyperbolic tangent elementwise."""
-    return Tanh.apply(x)
-
-
-def sigmoid(x: Any) -> Tensor:
-    """The logistic function 1 / (1 + e⁻ˣ), without overflow for large |x|."""
-    return Sigmoid.apply(x)
-
-
-def relu(x: Any) -> Tensor:
-    """max(x, 0) elementwise."""
-    return ReLU.apply(x)
-
-
-def clip(x: Any, min: Any = None, max: Any = None) -> Tensor:
-    """x limited to [min, max]; either bound may be None."""
-    if min is None and max is None:
-        raise ValueError("clip needs at least one of min and max")
-    return Clip.apply(x, low=min, high=max)
-
-
-def maximum(x: Any, y: Any) -> Tensor:
-    """Elementwise maximum with broadcasting (ties share the gradient)."""
-    return Maximum.apply(x, y)
-
-
-def minimum(x: Any, y: Any) -> Tensor:
-    """Elementwise minimum with broadcasting (ties share the gradient)."""
-    return Minimum.apply(x, y)
-
-
+@implements(np.where)
 def where(condition: Any, x: Any, y: Any) -> Tensor:
     """Elements of x where `condition` is true, else of y (all three broadcast)."""
     return Where.apply(as_operand(condition), x, y)
-
-
-from ..tensor import Tensor, as_operand  # noqa: E402

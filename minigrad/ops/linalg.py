@@ -6,7 +6,11 @@ from typing import Any
 
 import numpy as np
 
-from ..autograd import Function
+from ..function import Function
+from ..numpy_protocol import implements, reject
+from ..tensor import Tensor, as_operand
+from .elementwise import mul
+from .shape import reshape, squeeze, transpose, unsqueeze
 
 
 class MatMul(Function):
@@ -32,6 +36,25 @@ class MatMul(Function):
         gx = grad @ y.swapaxes(-1, -2) if self.needs_input_grad[0] else None
         gy = x.swapaxes(-1, -2) @ grad if self.needs_input_grad[1] else None
         return gx, gy
+
+
+@implements(np.matmul)
+def matmul(x: Any, y: Any) -> Tensor:
+    """x @ y with NumPy's rules: 1-D·1-D is a dot product, a 1-D operand is a row (left) or a
+    column (right) vector, and leading axes of N-D operands broadcast as batches."""
+    x_shape, y_shape = _shape(x), _shape(y)
+    _check_aligned(x_shape, y_shape)
+    row, column = len(x_shape) == 1, len(y_shape) == 1
+    if row:
+        x = unsqueeze(x, 0)
+    if column:
+        y = unsqueeze(y, -1)
+    out = MatMul.apply(x, y)
+    if row:
+        out = squeeze(out, -2)
+    if column:
+        out = squeeze(out, -1)
+    return out
 
 
 class Affine(Function):
@@ -62,6 +85,15 @@ class Affine(Function):
         if self.needs_input_grad[1]:  # x may have batch axes beyond the first: swap the last two
             gw = (x.T if x.ndim == 2 else x.swapaxes(-1, -2)) @ grad
         return gx, gw, (grad if self.needs_input_grad[2] else None)
+
+
+def affine(x: Any, weight: Any, bias: Any = None) -> Tensor:
+    """x @ weight + bias (the book's Affine), fused into one op when x has a batch axis and
+    weight is 2-D; otherwise `matmul(x, weight) + bias`."""
+    if bias is not None and _ndim(x) >= 2 and _ndim(weight) == 2:
+        return Affine.apply(x, weight, bias)  # checks that the shapes align
+    out = matmul(x, weight)
+    return out if bias is None else out + bias
 
 
 def _ndim(operand: Any) -> int:
@@ -97,32 +129,49 @@ def _check_aligned(x_shape: tuple[int, ...], y_shape: tuple[int, ...]) -> None:
         raise ValueError(f"matmul: {_not_aligned(x_shape, y_shape)}")
 
 
-def affine(x: Any, weight: Any, bias: Any = None) -> Tensor:
-    """x @ weight + bias (the book's Affine), fused into one op when x has a batch axis and
-    weight is 2-D; otherwise `matmul(x, weight) + bias`."""
-    if bias is not None and _ndim(x) >= 2 and _ndim(weight) == 2:
-        return Affine.apply(x, weight, bias)  # checks that the shapes align
-    out = matmul(x, weight)
-    return out if bias is None else out + bias
+@implements(np.tensordot)
+def tensordot(a: Any, b: Any, axes: Any = 2) -> Tensor:
+    """Sum of products over the last `axes` axes of a and the first of b (an int), or over the
+    axes paired in `axes = (axes_of_a, axes_of_b)`, as NumPy's `tensordot`.
+
+    Built as NumPy builds it: move the summed axes of a to the end and those of b to the front,
+    flatten both to matrices, multiply, and unflatten; so its gradient (of any order) is that of
+    transpose, reshape and matmul."""
+    a_shape, b_shape = _shape(a), _shape(b)
+    if isinstance(axes, int | np.integer):
+        summed_a = list(range(len(a_shape) - int(axes), len(a_shape)))
+        summed_b = list(range(int(axes)))
+    else:
+        summed_a, summed_b = ([ax] if isinstance(ax, int | np.integer) else list(ax) for ax in axes)
+    summed_a = [ax % max(len(a_shape), 1) for ax in summed_a]
+    summed_b = [ax % max(len(b_shape), 1) for ax in summed_b]
+    if len(summed_a) != len(summed_b) or any(
+        a_shape[i] != b_shape[j] for i, j in zip(summed_a, summed_b, strict=True)
+    ):
+        raise ValueError(
+            f"tensordot: shapes {a_shape} and {b_shape} do not match along axes {summed_a} "
+            f"and {summed_b}"
+        )
+    free_a = [i for i in range(len(a_shape)) if i not in summed_a]
+    free_b = [j for j in range(len(b_shape)) if j not in summed_b]
+    rows, inner, columns = (
+        int(np.prod([shape[i] for i in axes]))
+        for shape, axes in ((a_shape, free_a), (a_shape, summed_a), (b_shape, free_b))
+    )
+    a2 = reshape(transpose(a, *free_a, *summed_a), rows, inner)
+    b2 = reshape(transpose(b, *summed_b, *free_b), inner, columns)
+    out_shape = tuple(a_shape[i] for i in free_a) + tuple(b_shape[j] for j in free_b)
+    return reshape(matmul(a2, b2), out_shape)
 
 
-def matmul(x: Any, y: Any) -> Tensor:
-    """x @ y with NumPy's rules: 1-D·1-D is a dot product, a 1-D operand is a row (left) or a
-    column (right) vector, and leading axes of N-D operands broadcast as batches."""
-    x_shape, y_shape = _shape(x), _shape(y)
-    _check_aligned(x_shape, y_shape)
-    row, column = len(x_shape) == 1, len(y_shape) == 1
-    if row:
-        x = unsqueeze(x, 0)
-    if column:
-        y = unsqueeze(y, -1)
-    out = MatMul.apply(x, y)
-    if row:
-        out = squeeze(out, -2)
-    if column:
-        out = squeeze(out, -1)
-    return out
-
-
-from ..tensor import Tensor, as_operand  # noqa: E402
-from .shape import squeeze, unsqueeze  # noqa: E402
+@implements(np.dot)
+def dot(a: Any, b: Any, out: Any = None) -> Tensor:
+    """NumPy's `dot`: a product with a scalar, the matmul of 1-D and 2-D operands, and for N-D
+    operands the sum over the last axis of a and the second-to-last of b."""
+    reject("numpy.dot", out=out)
+    a_ndim, b_ndim = len(_shape(a)), len(_shape(b))
+    if a_ndim == 0 or b_ndim == 0:
+        return mul(a, b)
+    if (a_ndim <= 2 and b_ndim <= 2) or b_ndim == 1:
+        return matmul(a, b)
+    return tensordot(a, b, axes=([-1], [-2]))

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from ..autograd import Function, run_op
+from ..function import Function, run_op
 from .windows import Fold, Pair, Unfold, _check_image, _check_output, _pair, _shape, _windows
 
 

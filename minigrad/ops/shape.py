@@ -10,7 +10,9 @@ from typing import Any
 
 import numpy as np
 
-from ..autograd import Function, run_op
+from ..function import Function, run_op
+from ..numpy_protocol import implements, reject
+from ..tensor import Tensor, as_operand, index_arrays
 
 
 def unbroadcast(grad: Any, shape: tuple[int, ...]) -> Any:
@@ -47,6 +49,25 @@ class Reshape(Function):
         return (grad.reshape(self.input_shape),)
 
 
+def reshape(x: Any, *shape: Any) -> Tensor:
+    """The same values in a new shape (one dimension may be -1)."""
+    return Reshape.apply(x, shape=_shape_arg(shape))
+
+
+@implements(np.reshape)
+def _numpy_reshape(
+    a: Any, shape: Any = None, order: str = "C", *, newshape: Any = None, copy: Any = None
+) -> Tensor:
+    reject("numpy.reshape", order=None if order == "C" else order, copy=copy)
+    return reshape(a, shape if shape is not None else newshape)
+
+
+@implements(np.ravel)
+def _numpy_ravel(a: Any, order: str = "C") -> Tensor:
+    reject("numpy.ravel", order=None if order == "C" else order)
+    return reshape(a, -1)
+
+
 class Transpose(Function):
     """Permute axes; the gradient is permuted back by the inverse permutation."""
 
@@ -56,6 +77,32 @@ class Transpose(Function):
 
     def backward(self, grad: Any) -> tuple[Any]:
         return (grad.transpose(tuple(np.argsort(self.axes))),)
+
+
+def transpose(x: Any, *axes: Any) -> Tensor:
+    """Permute axes as NumPy's `transpose`: reversed by default, or in the order given."""
+    axes = _shape_arg(axes) if axes else None
+    ndim = np.ndim(as_operand(x))
+    if axes is not None:
+        if sorted(a % max(ndim, 1) for a in axes) != list(range(ndim)):
+            raise ValueError(f"axes {axes} are not a permutation of the {ndim} axes")
+        axes = tuple(a % ndim for a in axes)
+    return Transpose.apply(x, axes=axes)
+
+
+@implements(np.transpose)
+def _numpy_transpose(a: Any, axes: Any = None) -> Tensor:
+    return transpose(a) if axes is None else transpose(a, *axes)
+
+
+@implements(np.swapaxes)
+def swapaxes(x: Any, axis1: int, axis2: int) -> Tensor:
+    """Exchange two axes."""
+    ndim = np.ndim(as_operand(x))
+    order = list(range(ndim))
+    a, b = _axis_index(axis1, ndim), _axis_index(axis2, ndim)
+    order[a], order[b] = order[b], order[a]
+    return Transpose.apply(x, axes=tuple(order))
 
 
 class BroadcastTo(Function):
@@ -70,6 +117,30 @@ class BroadcastTo(Function):
         return (grad,)
 
 
+def broadcast_to(x: Any, *shape: Any) -> Tensor:
+    """Copy values along new or length-1 axes to reach `shape` (PyTorch's `expand`)."""
+    shape = _shape_arg(shape)
+    current = np.shape(as_operand(x))
+    if any(n == -1 for n in shape):  # PyTorch's expand: -1 keeps that axis
+        lead = len(shape) - len(current)
+        shape = tuple(current[i - lead] if n == -1 else n for i, n in enumerate(shape))
+    try:
+        reachable = np.broadcast_shapes(current, shape) == shape  # (3,) to (1,) is not
+    except ValueError:
+        reachable = False
+    if not reachable:
+        raise ValueError(f"cannot broadcast a tensor of shape {current} to shape {shape}")
+    return BroadcastTo.apply(x, shape=shape)
+
+
+expand = broadcast_to
+
+
+@implements(np.broadcast_to)
+def _numpy_broadcast_to(array: Any, shape: Any, subok: bool = False) -> Tensor:
+    return broadcast_to(array, shape)
+
+
 class GetItem(Function):
     """`x[index]`; the gradient is scattered back into zeros, adding repeated indices."""
 
@@ -79,6 +150,11 @@ class GetItem(Function):
 
     def backward(self, grad: Any) -> tuple[Any]:
         return (run_op(ScatterAdd, grad, index=self.index, shape=self.input_shape),)
+
+
+def getitem(x: Any, index: Any) -> Tensor:
+    """`x[index]`: basic slicing, integer-array and boolean indexing."""
+    return GetItem.apply(x, index=index_arrays(index))
 
 
 class ScatterAdd(Function):
@@ -123,6 +199,25 @@ class Concatenate(Function):
         )
 
 
+def concatenate(tensors: Any, axis: int = 0, **torch_names: Any) -> Tensor:
+    """Join tensors along an existing axis (`dim=` accepted)."""
+    tensors, axis, ndim = _join_args(tensors, axis, torch_names, "concatenate")
+    if ndim == 0:
+        raise ValueError("zero-dimensional tensors cannot be concatenated")
+    return Concatenate.apply(*tensors, axis=_axis_index(axis, ndim))
+
+
+cat = concatenate
+
+
+@implements(np.concatenate)
+def _numpy_concatenate(arrays: Any, axis: Any = 0, out: Any = None, **more: Any) -> Tensor:
+    reject("numpy.concatenate", out=out, **more)
+    if axis is None:  # NumPy's meaning: flatten each array first
+        return concatenate([reshape(a, -1) for a in arrays])
+    return concatenate(arrays, axis)
+
+
 class Stack(Function):
     """Join along a new axis; input i gets the gradient's slice i along it."""
 
@@ -135,7 +230,58 @@ class Stack(Function):
         return tuple(grad[(*lead, i)] for i in range(self.count))
 
 
-# -- public functions (also Tensor methods) ------------------------------------------------------
+def stack(tensors: Any, axis: int = 0, **torch_names: Any) -> Tensor:
+    """Join tensors of equal shape along a new axis (`dim=` accepted)."""
+    tensors, axis, ndim = _join_args(tensors, axis, torch_names, "stack")
+    return Stack.apply(*tensors, axis=_axis_index(axis, ndim + 1))
+
+
+@implements(np.stack)
+def _numpy_stack(arrays: Any, axis: int = 0, out: Any = None, **more: Any) -> Tensor:
+    reject("numpy.stack", out=out, **more)
+    return stack(arrays, axis)
+
+
+class Pad(Function):
+    """x surrounded by a constant (NumPy's `pad`, mode "constant"); the gradient is the middle
+    of the incoming gradient, where x's values went."""
+
+    def forward(self, x: np.ndarray, widths: tuple[tuple[int, int], ...], value: Any) -> np.ndarray:
+        self.middle = tuple(
+            slice(before, before + n) for (before, _), n in zip(widths, x.shape, strict=True)
+        )
+        return np.pad(x, widths or 0, mode="constant", constant_values=value)  # (0-d: as is)
+
+    def backward(self, grad: Any) -> tuple[Any]:
+        return (grad[self.middle],)
+
+
+def pad(x: Any, pad_width: Any, value: Any = 0) -> Tensor:
+    """x surrounded by `value`: `pad_width` as NumPy's (an int, (before, after), or one such
+    pair per axis), constant padding only."""
+    ndim = np.ndim(as_operand(x))
+    try:
+        widths = np.broadcast_to(np.asarray(pad_width), (ndim, 2))
+    except ValueError:
+        raise ValueError(
+            f"pad: pad_width {pad_width!r} does not fit a tensor of {ndim} dimensions"
+        ) from None
+    if widths.dtype.kind not in "iu" or (widths < 0).any():
+        raise ValueError(f"pad: pad_width must be non-negative integers, got {pad_width!r}")
+    widths = tuple((int(before), int(after)) for before, after in widths)
+    return Pad.apply(x, widths=widths, value=as_operand(value))
+
+
+@implements(np.pad)
+def _numpy_pad(array: Any, pad_width: Any, mode: str = "constant", **options: Any) -> Tensor:
+    """`np.pad(t, width, constant_values=v)`; other modes have no minigrad op."""
+    if mode != "constant":
+        raise TypeError(f"numpy.pad on Tensors supports mode='constant' only, not {mode!r}")
+    value = options.pop("constant_values", 0)
+    reject("numpy.pad", **options)
+    if np.ndim(value) != 0:
+        raise TypeError("numpy.pad on Tensors takes one scalar constant_values")
+    return pad(array, pad_width, value)
 
 
 def _shape_arg(shape: tuple[Any, ...]) -> tuple[int, ...]:
@@ -151,31 +297,6 @@ def _axis_index(axis: int, ndim: int) -> int:
     return axis % ndim
 
 
-def reshape(x: Any, *shape: Any) -> Tensor:
-    """The same values in a new shape (one dimension may be -1)."""
-    return Reshape.apply(x, shape=_shape_arg(shape))
-
-
-def transpose(x: Any, *axes: Any) -> Tensor:
-    """Permute axes as NumPy's `transpose`: reversed by default, or in the order given."""
-    axes = _shape_arg(axes) if axes else None
-    ndim = np.ndim(as_operand(x))
-    if axes is not None:
-        if sorted(a % max(ndim, 1) for a in axes) != list(range(ndim)):
-            raise ValueError(f"axes {axes} are not a permutation of the {ndim} axes")
-        axes = tuple(a % ndim for a in axes)
-    return Transpose.apply(x, axes=axes)
-
-
-def swapaxes(x: Any, axis1: int, axis2: int) -> Tensor:
-    """Exchange two axes."""
-    ndim = np.ndim(as_operand(x))
-    order = list(range(ndim))
-    a, b = _axis_index(axis1, ndim), _axis_index(axis2, ndim)
-    order[a], order[b] = order[b], order[a]
-    return Transpose.apply(x, axes=tuple(order))
-
-
 def flatten(x: Any, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     """Merge axes start_dim..end_dim into one (all of them by default, giving 1-D)."""
     shape = np.shape(as_operand(x))
@@ -186,6 +307,7 @@ def flatten(x: Any, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     return reshape(x, (*shape[:start], merged, *shape[end + 1 :]))
 
 
+@implements(np.squeeze)
 def squeeze(x: Any, axis: Any = None, **torch_names: Any) -> Tensor:
     """Remove axes of length 1 (all of them, or those named by `axis`/`dim`)."""
     axis = torch_names.pop("dim", axis)
@@ -209,28 +331,17 @@ def unsqueeze(x: Any, axis: int) -> Tensor:
     return reshape(x, (*shape[:position], 1, *shape[position:]))
 
 
-def broadcast_to(x: Any, *shape: Any) -> Tensor:
-    """Copy values along new or length-1 axes to reach `shape` (PyTorch's `expand`)."""
-    shape = _shape_arg(shape)
-    current = np.shape(as_operand(x))
-    if any(n == -1 for n in shape):  # PyTorch's expand: -1 keeps that axis
-        lead = len(shape) - len(current)
-        shape = tuple(current[i - lead] if n == -1 else n for i, n in enumerate(shape))
-    try:
-        reachable = np.broadcast_shapes(current, shape) == shape  # (3,) to (1,) is not
-    except ValueError:
-        reachable = False
-    if not reachable:
-        raise ValueError(f"cannot broadcast a tensor of shape {current} to shape {shape}")
-    return BroadcastTo.apply(x, shape=shape)
-
-
-expand = broadcast_to
-
-
-def getitem(x: Any, index: Any) -> Tensor:
-    """`x[index]`: basic slicing, integer-array and boolean indexing."""
-    return GetItem.apply(x, index=_index_arrays(index))
+@implements(np.expand_dims)
+def expand_dims(x: Any, axis: Any) -> Tensor:
+    """Insert axes of length 1 at the positions `axis` (an int or a tuple) of the result."""
+    shape = np.shape(as_operand(x))
+    axes = (axis,) if isinstance(axis, int | np.integer) else tuple(axis)
+    ndim = len(shape) + len(axes)
+    positions = {_axis_index(a, ndim) for a in axes}
+    if len(positions) != len(axes):
+        raise ValueError(f"expand_dims: axis {axis} repeats an axis")
+    rest = iter(shape)
+    return reshape(x, tuple(1 if i in positions else next(rest) for i in range(ndim)))
 
 
 def _join_args(
@@ -246,21 +357,19 @@ def _join_args(
     return tensors, axis, np.ndim(as_operand(tensors[0]))
 
 
-def concatenate(tensors: Any, axis: int = 0, **torch_names: Any) -> Tensor:
-    """Join tensors along an existing axis (`dim=` accepted)."""
-    tensors, axis, ndim = _join_args(tensors, axis, torch_names, "concatenate")
-    if ndim == 0:
-        raise ValueError("zero-dimensional tensors cannot be concatenated")
-    return Concatenate.apply(*tensors, axis=_axis_index(axis, ndim))
+# Shape queries on Tensors: plain attributes, nothing to differentiate.
 
 
-cat = concatenate
+@implements(np.shape)
+def _numpy_shape(a: Any) -> tuple[int, ...]:
+    return a.shape
 
 
-def stack(tensors: Any, axis: int = 0, **torch_names: Any) -> Tensor:
-    """Join tensors of equal shape along a new axis (`dim=` accepted)."""
-    tensors, axis, ndim = _join_args(tensors, axis, torch_names, "stack")
-    return Stack.apply(*tensors, axis=_axis_index(axis, ndim + 1))
+@implements(np.ndim)
+def _numpy_ndim(a: Any) -> int:
+    return a.ndim
 
 
-from ..tensor import Tensor, _index_arrays, as_operand  # noqa: E402
+@implements(np.size)
+def _numpy_size(a: Any, axis: int | None = None) -> int:
+    return a.size if axis is None else a.shape[axis]

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from ..autograd import Function, run_op
+from ..function import Function, run_op
 
 Pair = tuple[int, int]
 
