@@ -103,7 +103,7 @@ def run(name: str, seed: int) -> dict:
         f"\n== {name}, seed {seed}: minigrad train {' '.join(arguments)} --seed {seed}", flush=True
     )
     start = time.perf_counter()
-    _, history = run_training(args)
+    _, history, _ = run_training(args)
     seconds = time.perf_counter() - start
     return {
         "recipe": name,
