@@ -147,8 +147,9 @@ def _traced_peak(step: Callable[[], Any]) -> int:
         tracemalloc.stop()
 
 
-def measure(name: str, quick: bool = False) -> dict[str, Any]:
-    model_class, target, repeats, quick_repeats = CASES[name]
+def measure(name: str, quick: bool = False, repeats: int | None = None) -> dict[str, Any]:
+    model_class, target, full_repeats, quick_repeats = CASES[name]
+    repeats = repeats or (quick_repeats if quick else full_repeats)
     (x_all, t_all), _ = nn.load_mnist(flatten=False)
     x, t = np.ascontiguousarray(x_all[:BATCH]), t_all[:BATCH]
     model = model_class(seed=0)
@@ -182,7 +183,7 @@ def measure(name: str, quick: bool = False) -> dict[str, Any]:
 
         systems["torch"] = torch_step
     load = os.getloadavg()[0]
-    times = interleaved_samples(systems, quick_repeats if quick else repeats)
+    times = interleaved_samples(systems, repeats)
     row: dict[str, Any] = {
         "case": f"{name} training step, batch {BATCH}",
         "ms": {k: round(statistics.median(v) * 1e3, 2) for k, v in times.items()},
@@ -205,8 +206,10 @@ def _paired(times: list[float], baseline: list[float]) -> float:
     return round(statistics.median(a / b for a, b in zip(times, baseline, strict=True)), 3)
 
 
-def run(quick: bool = False) -> list[dict[str, Any]]:
-    return [measure(name, quick) for name in CASES]
+def run(
+    quick: bool = False, cases: tuple[str, ...] = tuple(CASES), repeats: int | None = None
+) -> list[dict[str, Any]]:
+    return [measure(name, quick, repeats) for name in cases]
 
 
 def table(results: list[dict[str, Any]]) -> str:
