@@ -84,13 +84,23 @@ class MaxUnpool2d(Function):
         self.argmax, self.kernel = argmax, kernel
         self.params = {"stride": stride, "padding": padding, "dilation": dilation}
         (n, c, oh, ow), (sh, sw), (ph, pw), (dh, dw) = grad.shape, stride, padding, dilation
-        out = np.zeros_like(grad, shape=(n, c, size[0] + 2 * ph, size[1] + 2 * pw))
-        for k in range(kernel[0] * kernel[1]):
-            p, q = divmod(k, kernel[1])
+        (kh, kw), (h, w) = kernel, size
+        if stride == kernel and padding == (0, 0) and dilation == (1, 1):
+            # The windows tile the image: every element gets one window's value (or none, past
+            # the last window), written once per kernel position.
+            whole = (oh * kh, ow * kw) == (h, w)
+            out = (np.empty if whole else np.zeros)((n, c, h, w), dtype=grad.dtype)
+            tiles = out[:, :, : oh * kh, : ow * kw].reshape(n, c, oh, kh, ow, kw)  # a view
+            for k in range(kh * kw):
+                np.multiply(grad, argmax == k, out=tiles[:, :, :, k // kw, :, k % kw])
+            return out
+        out = np.zeros_like(grad, shape=(n, c, h + 2 * ph, w + 2 * pw))
+        for k in range(kh * kw):
+            p, q = divmod(k, kw)
             rows = slice(p * dh, p * dh + sh * (oh - 1) + 1, sh)
             cols = slice(q * dw, q * dw + sw * (ow - 1) + 1, sw)
-            out[:, :, rows, cols] += np.where(argmax == k, grad, 0)
-        return out[:, :, ph : ph + size[0], pw : pw + size[1]]
+            out[:, :, rows, cols] += grad * (argmax == k)
+        return out[:, :, ph : ph + h, pw : pw + w]
 
     def backward(self, grad: Any) -> tuple[Any]:
         windows = run_op(Unfold, grad, kernel=self.kernel, **self.params)  # (N, C, OH, OW, kh, kw)
