@@ -84,10 +84,10 @@ def torch_copy(model: nn.Module) -> Any:
         elif isinstance(module, nn.Dropout):
             layers.append(torch.nn.Dropout(module.p))
         else:  # the book's Affine, W (in, out): PyTorch's Linear keeps W.T
-            w = module.weight.numpy()
+            w = module.W.numpy()
             linear = torch.nn.Linear(w.shape[0], w.shape[1])
             linear.weight.data = torch.tensor(np.ascontiguousarray(w.T))
-            linear.bias.data = torch.tensor(module.bias.numpy())
+            linear.bias.data = torch.tensor(module.b.numpy())
             layers.append(linear)
     return torch.nn.Sequential(*layers)
 

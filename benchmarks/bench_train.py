@@ -165,12 +165,13 @@ class Floor(System):
 
 
 def minigrad_model(params: Sequence[np.ndarray]) -> nn.Module:
-    """nn.Sequential of nn.Linear/nn.ReLU holding copies of `params` ([W1, b1, ...])."""
+    """nn.Sequential of nn.Linear/nn.ReLU holding copies of `params` ([W1, b1, ...], each W in
+    the floor's (in, out) layout, stored as Linear's (out, in), as PyTorch)."""
     layers: list[nn.Module] = []
     for i in range(0, len(params), 2):
         w, b = params[i], params[i + 1]
         linear = nn.Linear(*w.shape)
-        linear.weight = nn.Parameter(w.copy())
+        linear.weight = nn.Parameter(np.ascontiguousarray(w.T))
         linear.bias = nn.Parameter(b.copy())
         layers += [linear, nn.ReLU()]
     return nn.Sequential(*layers[:-1])
@@ -196,7 +197,9 @@ class Minigrad(UserLoop):
         self.opt.step()
 
     def grads(self) -> list[np.ndarray]:
-        return [p.grad.numpy() for p in self.model.parameters()]
+        """In the floor's layout: weight gradients transposed back to (in, out)."""
+        return [p.grad.numpy().T if p.ndim == 2 else p.grad.numpy()
+                for p in self.model.parameters()]
 
 
 class Torch(UserLoop):

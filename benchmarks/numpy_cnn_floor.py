@@ -177,5 +177,5 @@ def from_minigrad(model: Any, rng: np.random.Generator) -> NumpyCNN:
         elif isinstance(module, nn.Flatten):
             continue  # Affine flattens, as the book's
         else:  # the book's Affine: W (in, out)
-            layers.append(Affine(module.weight.numpy().copy(), module.bias.numpy().copy()))
+            layers.append(Affine(module.W.numpy().copy(), module.b.numpy().copy()))
     return NumpyCNN(layers)

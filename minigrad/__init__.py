@@ -50,7 +50,7 @@ from .ops.elementwise import (
     tanh,
     where,
 )
-from .ops.linalg import affine, dot, matmul, tensordot
+from .ops.linalg import affine, dot, linear, matmul, tensordot
 from .ops.nn import cross_entropy, log_softmax, softmax
 from .ops.pool import avg_pool2d, max_pool2d
 from .ops.reduce import argmax, argmin, logsumexp, max, mean, min, sum
@@ -109,6 +109,7 @@ __all__ = [
     "gradcheck",
     "im2col",
     "is_grad_enabled",
+    "linear",
     "log",
     "log_softmax",
     "logsumexp",

@@ -16,6 +16,7 @@ import numpy as np
 
 import minigrad as mg
 
+from . import distributed
 from .checkpoint import CheckpointError
 from .cli_bench import add_bench_parser
 from .cli_common import (
@@ -27,7 +28,7 @@ from .cli_common import (
     positive_int,
 )
 from .cli_train import add_train_parser, run_training
-from .datasets import DatasetError
+from .datasets import DatasetError, DatasetNotFoundError
 from .losses import CrossEntropyLoss
 from .models import MLP
 from .serialization import SerializationError
@@ -95,7 +96,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.handler(args)
     except UsageError as err:
         print(f"minigrad {args.command}: error: {err}", file=sys.stderr)
-        return 2
+        return _error_status(2)
+    except DatasetNotFoundError as err:  # one line per folder searched, and what to do
+        print(f"minigrad {args.command}: error: {err}", file=sys.stderr)
+        return _error_status(1)
     except (
         DatasetError,
         CheckpointError,
@@ -105,10 +109,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         OSError,
     ) as err:
         print(f"minigrad {args.command}: error: {_one_line(err)}", file=sys.stderr)
-        return 1
+        return _error_status(1)
     except KeyboardInterrupt:
         print("minigrad: interrupted", file=sys.stderr)
         return 130
+
+
+def _error_status(status: int) -> int:
+    """`status`; under `mpirun -n N`, the error ends every rank at once (the others would wait
+    for this one until their timeout)."""
+    if distributed.is_initialized() and distributed.get_world_size() > 1:
+        distributed.abort(status)
+    return status
 
 
 def _one_line(err: BaseException) -> str:

@@ -10,7 +10,6 @@ from collections.abc import Callable
 from typing import Any
 
 from . import datasets
-from .datasets import DatasetError
 from .models import ACTIVATIONS
 
 __all__ = [
@@ -102,6 +101,6 @@ def load_data(args: argparse.Namespace, quiet: bool) -> tuple[Any, Any]:
     try:
         return datasets.load_dataset(spec, root=args.data_dir, progress=not quiet)
     except datasets.DatasetNotFoundError as err:  # name our flag rather than the API's argument
-        raise DatasetError(
+        raise datasets.DatasetNotFoundError(
             str(err).replace("pass root=<folder>", "pass --data-dir <folder>")
         ) from err

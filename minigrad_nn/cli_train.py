@@ -25,6 +25,7 @@ from .cli_common import (
     positive_int,
     probability,
 )
+from .distributed import comm
 from .history import PLOT_HINT, History
 from .losses import CrossEntropyLoss
 from .models import MLP, DeepConvNet, SimpleConvNet
@@ -150,10 +151,12 @@ def add_train_parser(commands: Any) -> argparse.ArgumentParser:
 
 
 def train(args: argparse.Namespace) -> int:
-    """`minigrad train`: train, print a summary, save the model and curves when asked."""
+    """`minigrad train`: train, print a summary, save the model and curves when asked.
+    Under `mpirun -n N` the N ranks share each batch and only rank 0 prints and writes."""
     model, history, trained = run_training(args)
-    print(_summary(history, trained))
-    _write_outputs(args, model, history)
+    if comm.get_rank() == 0:
+        print(_summary(history, trained))
+        _write_outputs(args, model, history)
     return 0
 
 
@@ -161,7 +164,8 @@ def run_training(args: argparse.Namespace) -> tuple[Module, History, int]:
     """Load the data, build the model and optimizer from `args` and run `fit` (prints its lines);
     returns the model, its history and the number of epochs trained by this call."""
     _check_train_paths(args)
-    (x_train, t_train), test = load_data(args, args.quiet)
+    # Rank 0 first: a download into the cache happens once.
+    (x_train, t_train), test = comm.rank0_first(lambda: load_data(args, args.quiet))
     full_size = len(x_train)
     if args.limit is not None:
         x_train, t_train = x_train[: args.limit], t_train[: args.limit]
@@ -181,7 +185,9 @@ def run_training(args: argparse.Namespace) -> tuple[Module, History, int]:
     threads = args.threads or (
         1 if args.model in CNNS else default_threads(model.sizes, args.batch_size)
     )
-    print(_header(args, model, optimizer, len(x_train), len(test[0]), n_epochs, iters, threads))
+    if comm.get_rank() == 0:
+        print(_header(args, model, optimizer, len(x_train), len(test[0]), n_epochs, iters,
+                      threads))
     trained: list[int] = []
     with limit_threads(threads):
         history = fit(
@@ -285,11 +291,13 @@ def _header(
         dropout = f", dropout {args.dropout:g}" if args.dropout else ""
     length = f"{iters} iterations = {n_epochs} epochs" if iters else f"{n_epochs} epochs"
     schedule = f" ({args.scheduler})" if args.scheduler != "none" else ""
+    ranks = comm.get_world_size()
+    on_ranks = f" on {ranks} ranks ({args.batch_size // ranks} each)" if ranks > 1 else ""
     return (
         f"training {sizes}{dropout} on {args.dataset} ({n_train} train, "
         f"{n_test} test images): {args.optimizer} lr {optimizer.param_groups[0]['lr']:g}"
-        f"{schedule}, batch {args.batch_size}, {length}, seed {args.seed}, "
-        f"{threads} thread{'s' if threads > 1 else ''}"
+        f"{schedule}, batch {args.batch_size}{on_ranks}, {length}, seed {args.seed}, "
+        f"{threads} thread{'s' if threads > 1 else ''}{' each' if ranks > 1 else ''}"
     )
 
 

@@ -56,17 +56,28 @@ class DataLoader:
     Each new iteration draws a new permutation. Yields tuples of ndarrays, e.g.
     ``(x_batch, t_batch)``. A ``sampler`` (an iterable of indices with ``len()``, such as
     ``distributed.DistributedSampler``) gives the order instead of ``shuffle``.
+
+    ``num_workers`` is accepted for PyTorch code and must be 0: batches are gathered in this
+    process, by one NumPy fancy index per array, which is faster than shipping them from worker
+    processes would be.
     """
 
     def __init__(
         self, dataset: Dataset, batch_size: int = 100, shuffle: bool = True,
         drop_last: bool = False, seed: int | None = None, rng: np.random.Generator | None = None,
-        sampler: Any = None,
+        sampler: Any = None, num_workers: int = 0,
     ) -> None:
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
             raise TypeError(f"batch_size must be an int, got {type(batch_size).__name__}")
         if batch_size <= 0:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size}")
+        if num_workers != 0:
+            raise ValueError(
+                f"num_workers={num_workers!r} is not supported: the DataLoader gathers each batch "
+                "in this process with one NumPy index per array (no per-item Python work for "
+                "workers to share, and sending batches between processes would only copy "
+                "them); use num_workers=0"
+            )
         self.dataset = dataset
         self.batch_size = int(batch_size)
         self.shuffle = shuffle

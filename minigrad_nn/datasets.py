@@ -136,6 +136,9 @@ def _read_idx(path: Path, sha256: str | None, magic: int | None, name: str) -> n
         raise DatasetError(f"{name}: cannot read: {exc}") from exc
     if data[:2] == b"\x1f\x8b":
         data = _gunzip(data, name)
+    elif not data:
+        raise DatasetError(f"{name}: the file is empty (0 bytes); delete it, and it will be "
+                           "downloaded again or looked for in the other folders")
     elif path.suffix == ".gz":
         raise DatasetError(f"{name}: not a gzip file (starts with bytes {data[:4].hex()})")
     array = _decode_idx(data, name, magic)
@@ -260,14 +263,25 @@ def locate(
 
 
 def _not_found_message(spec: DatasetSpec, folders: list[Path], reason: object) -> str:
+    """Several lines: what is missing, one line per folder searched with what it lacks, why
+    the download failed, and what to do."""
     names = ", ".join(f"{stem}[.gz]" for stem in spec.sha256)
+    searched = "".join(f"  {folder}: {_lacks(folder, spec)}\n" for folder in folders)
     return (
         f"{spec.name}: no folder holds the files ({names}) and they could not be downloaded.\n"
-        "Folders searched:\n" + "".join(f"  {folder}\n" for folder in folders)
-        + f"Download: {reason}\n"
-        f"To provide the files, put them (.gz or uncompressed) in a folder and pass root=<folder>,"
+        f"Folders searched:\n{searched}"
+        f"Download: {reason}\n"
+        "To provide the files, put them (.gz or uncompressed) in a folder and pass root=<folder>,"
         f" or set MINIGRAD_DATA=<folder>; either may hold them directly or in '{spec.name}/'."
     )
+
+
+def _lacks(folder: Path, spec: DatasetSpec) -> str:
+    """What `folder` lacks of the spec's files, in a few words."""
+    if not folder.is_dir():
+        return "no such folder"
+    missing = [stem for stem in spec.sha256 if _find(folder, stem) is None]
+    return "lacks " + ", ".join(missing) if missing else "holds every file"
 
 
 # --- download -----------------------------------------------------------------------------------

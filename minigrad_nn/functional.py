@@ -105,8 +105,16 @@ def dropout(
 
 
 def linear(x: Any, weight: Any, bias: Any = None) -> Tensor:
-    """y = x @ W + b, with W of shape (in_features, out_features) (the transpose of PyTorch's
-    layout). An ndarray or list `x` is converted to W's dtype."""
+    """y = x @ Wᵀ + b with W of shape (out_features, in_features), as PyTorch's `F.linear`.
+    An ndarray or list `x` is converted to W's dtype."""
+    if not isinstance(x, Tensor):
+        x = np.asarray(x, dtype=weight.dtype)
+    return mg.linear(x, weight, bias)
+
+
+def affine(x: Any, weight: Any, bias: Any = None) -> Tensor:
+    """y = x @ W + b with W of shape (in_features, out_features): the book's Affine layer.
+    An ndarray or list `x` is converted to W's dtype."""
     if not isinstance(x, Tensor):
         x = np.asarray(x, dtype=weight.dtype)
     return mg.affine(x, weight, bias)
@@ -167,6 +175,7 @@ def _update_running(running: np.ndarray, batch: np.ndarray, momentum: float) -> 
 
 __all__ = [
     "REDUCTIONS",
+    "affine",
     "avg_pool2d",
     "batch_norm",
     "col2im",

@@ -4,11 +4,11 @@ Tensor (or ndarray) without changing its identity or dtype, and returns it.
 Random initialisers take `seed=` or `rng=` (a `np.random.Generator`); with neither they draw from
 minigrad's default generator, which `mg.manual_seed(n)` resets.
 
-Fans follow minigrad's layouts, not PyTorch's: a 2-D weight is `(in_features, out_features)` (the
-`Linear` layout, `y = x @ W`), so fan_in = shape[0] and fan_out = shape[1], the transpose of
-PyTorch's `(out, in)`. A weight of 3 or more dimensions is `(out_channels, in_channels, *kernel)`,
-as in PyTorch and the book's Convolution: fan_in = shape[1]·k, fan_out = shape[0]·k with k the
-kernel size.
+Fans follow PyTorch's layouts: a 2-D weight is `(out_features, in_features)` (`Linear`'s,
+`y = x @ Wᵀ`), so fan_in = shape[1] and fan_out = shape[0]; a weight of 3 or more dimensions is
+`(out_channels, in_channels, *kernel)`: fan_in = shape[1]·k, fan_out = shape[0]·k with k the
+kernel size. The book's `Affine` stores `W` as `(in, out)`, the transpose: initialise it with
+`mode="fan_out"` for the fan of its inputs, or through `W.T`'s shape.
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
 
 
 def calculate_fan_in_and_fan_out(tensor: Any) -> tuple[int, int]:
-    """(fan_in, fan_out) for minigrad's layouts: (shape[0], shape[1]) for a 2-D (in, out) weight;
+    """(fan_in, fan_out) as PyTorch: (shape[1], shape[0]) for a 2-D (out, in) weight;
     (shape[1]·k, shape[0]·k) for an (out, in, *kernel) weight with k = prod(kernel)."""
     shape = np.shape(tensor)
     if len(shape) < 2:
@@ -69,8 +69,6 @@ def calculate_fan_in_and_fan_out(tensor: Any) -> tuple[int, int]:
             f"fan_in and fan_out cannot be computed for a tensor of shape {shape}: it needs at "
             "least 2 dimensions"
         )
-    if len(shape) == 2:
-        return shape[0], shape[1]
     kernel = math.prod(shape[2:])
     return shape[1] * kernel, shape[0] * kernel
 

@@ -125,15 +125,18 @@ def _conv(channels: int, param: dict[str, int], rng: np.random.Generator) -> Con
 def _init_book(layer: Conv2d | Affine, std: float | str, rng: np.random.Generator) -> None:
     """The book's initialisation: weights N(0, std²), biases 0. std="he" is √(2 / fan_in), the
     ReLU recommendation of chapter 6 (fan_in = the inputs of one output: C·kh·kw or features)."""
-    weight = layer.weight
-    fan_in = weight.size // weight.shape[0] if isinstance(layer, Conv2d) else layer.in_features
+    if isinstance(layer, Conv2d):
+        weight, bias = layer.weight, layer.bias
+        fan_in = weight.size // weight.shape[0]
+    else:  # the book's Affine: W (in, out), b
+        weight, bias, fan_in = layer.W, layer.b, layer.in_features
     if isinstance(std, str):
         if std not in ("he", "relu"):
             raise ValueError(f"unknown weight_init_std {std!r}: a number, or 'he'")
         std = float(np.sqrt(2.0 / fan_in))
     init.normal_(weight, 0.0, std, rng=rng)
-    if layer.bias is not None:
-        init.zeros_(layer.bias)
+    if bias is not None:
+        init.zeros_(bias)
 
 
 def _spatial(input_dim: Sequence[int]) -> tuple[int, int, int]:

@@ -234,9 +234,33 @@ class Module:
                 else:
                     param.grad.data.fill(0)
 
-    def to(self, dtype: Any) -> Module:
-        """Convert every parameter and floating buffer to `dtype` in place (same objects)."""
-        dtype = np.dtype(dtype)
+    def to(self, *args: Any, dtype: Any = None, device: Any = None) -> Module:
+        """Convert every parameter and floating buffer to a floating `dtype`, in place (same
+        objects), as PyTorch's `to`: `to(np.float64)`, `to("cpu")`, `to("cpu", np.float32)`,
+        `to(dtype=..., device=...)`. minigrad runs on the CPU, so "cpu" is accepted and changes
+        nothing; another device is an error. Returns the module."""
+        for arg in args:
+            if (isinstance(arg, str) and _is_device(arg)) or isinstance(
+                getattr(arg, "type", None), str
+            ):  # "cpu", or a device object such as torch.device("cpu")
+                device = arg
+            elif dtype is None:
+                dtype = arg
+            else:
+                raise TypeError(f"to() got two dtypes: {dtype!r} and {arg!r}")
+        if device is not None and not _is_cpu(device):
+            raise ValueError(
+                f"device {device!r} is not available: minigrad computes with NumPy on the CPU "
+                "(use 'cpu')"
+            )
+        if dtype is None:
+            return self
+        try:
+            dtype = np.dtype(dtype)
+        except TypeError as err:
+            raise TypeError(f"to() expects a dtype or 'cpu', got {dtype!r}") from err
+        if dtype.kind != "f":
+            raise TypeError(f"parameters must stay floating point, got dtype {dtype}")
         for param in self.parameters():
             param.data = param.data.astype(dtype, copy=False)
             param.grad = None
@@ -244,6 +268,13 @@ class Module:
             for name, buffer in module._buffers.items():
                 if buffer is not None and buffer.dtype.kind == "f":
                     module._store(module._buffers, name, buffer.astype(dtype, copy=False))
+        return self
+
+    def requires_grad_(self, requires_grad: bool = True) -> Module:
+        """Set `requires_grad` of every parameter (False freezes the module: the optimizer
+        skips parameters without a gradient). Returns the module."""
+        for param in self.parameters():
+            param.requires_grad_(requires_grad)
         return self
 
     def double(self) -> Module:
@@ -321,6 +352,15 @@ class Module:
             return f"{type(self).__name__}({self.extra_repr()})"
         head = f"{type(self).__name__}({self.extra_repr()}"
         return head + "\n" + "\n".join(lines) + "\n)"
+
+
+def _is_device(text: str) -> bool:
+    """Whether `text` names a device (as PyTorch spells them), not a dtype."""
+    return text.split(":")[0] in ("cpu", "cuda", "mps", "xpu", "meta", "xla", "hip")
+
+
+def _is_cpu(device: Any) -> bool:
+    return str(getattr(device, "type", device)).split(":")[0] == "cpu"
 
 
 def _buffer_array(name: str, value: Any) -> np.ndarray:

@@ -26,6 +26,8 @@ from minigrad import Tensor
 from . import functional
 from .checkpoint import FORMAT, VERSION, CheckpointError, CheckpointFile, run_settings
 from .data import DataLoader, Dataset, TensorDataset
+from .distributed import comm, fitting
+from .distributed.ddp import DistributedDataParallel
 from .history import PLOT_HINT, History
 from .losses import CrossEntropyLoss
 from .module import Module
@@ -61,9 +63,14 @@ def _measure(
     batch_size: int = 1000,
     loss_fn: Callable | None = None,
     accuracy: bool = True,
+    shard: bool = False,
 ) -> tuple[float | None, float | None]:
-    """(mean loss or None, accuracy or None) of `model` on `data`, in order, without a graph."""
-    loader = DataLoader(_as_dataset(data, "data"), batch_size, shuffle=False)
+    """(mean loss or None, accuracy or None) of `model` on `data`, in order, without a graph.
+    With `shard` (under mpirun), each rank measures its share and the sums are reduced."""
+    dataset = _as_dataset(data, "data")
+    if shard:
+        dataset = fitting.rank_share(dataset)
+    loader = DataLoader(dataset, batch_size, shuffle=False)
     modes = [(module, module.training) for module in model.modules()]
     model.eval()
     correct, total, loss_sum = 0, 0, 0.0
@@ -80,6 +87,8 @@ def _measure(
     finally:
         for module, mode in modes:
             module.training = mode
+    if shard:
+        correct, total, loss_sum = fitting.sum_over_ranks(correct, total, loss_sum)
     if total == 0:
         raise ValueError("cannot evaluate on empty data")
     return (
@@ -150,18 +159,25 @@ def fit(
     total_steps = _total_steps(epochs, iters, len(loader))
     n_epochs = math.ceil(total_steps / len(loader))
     measure_accuracy = _wants_accuracy(loss_fn, metrics)
-    file = None if checkpoint is None else CheckpointFile(checkpoint, resume, overwrite)
-    if file is None and (resume or overwrite):
+    if checkpoint is None and (resume or overwrite):
         raise ValueError(f"{'resume' if resume else 'overwrite'}=True needs a checkpoint path")
+    # Under mpirun only rank 0 holds the file (and prints); its errors stop every rank.
+    file = None if checkpoint is None else comm.run_on_rank0(
+        lambda: CheckpointFile(checkpoint, resume, overwrite)
+    )
     current = run_settings(model, loss_fn, optimizer, scheduler, loader, seed)
     if settings:
         current.update(settings)
-    trainer = _Trainer(model, loss_fn, optimizer, loader, scheduler, measure_accuracy)
+    parallel = fitting.is_parallel()
+    if parallel:
+        world, rank = comm.get_world_size(), comm.get_rank()
+        current.update(batch_size=loader.batch_size * world, ranks=world)
+        progress, log = progress and rank == 0, log if rank == 0 else None
+    trainer = _Trainer(model, loss_fn, optimizer, loader, scheduler, measure_accuracy, parallel)
     history, done = History(), 0
-    if file is not None and resume:
-        saved = file.read()
-        _check_settings(file, saved.get("settings"), current, settings)
-        history, done = trainer.restore(saved, file.path)
+    if checkpoint is not None and resume:
+        saved = comm.run_on_rank0(lambda: _read_to_resume(file, current, settings), share=True)
+        history, done = trainer.restore(saved, os.fspath(checkpoint))
         current = saved["settings"]  # the settings stay the run's first ones
     state = trainer.state(done, history, current)
     try:
@@ -181,7 +197,19 @@ def fit(
         if file is not None:
             _report_interrupt(file, state)
         raise
+    finally:
+        trainer.close()
     return history
+
+
+def _read_to_resume(
+    file: CheckpointFile, current: dict[str, Any], settings: dict[str, Any] | None
+) -> dict[str, Any]:
+    """The checkpoint's state, once it is known to fit this run (on rank 0 under mpirun)."""
+    saved = file.read()
+    fitting.check_ranks(file.path, saved.get("settings") or {})
+    _check_settings(file, saved.get("settings"), current, settings)
+    return saved
 
 
 def _wants_accuracy(loss_fn: Any, metrics: Iterable[str] | None) -> bool:
@@ -211,8 +239,13 @@ def _check_settings(
 
 
 def _train_loader(data: Data, batch_size: int, seed: int | None) -> DataLoader:
+    """The shuffling loader of `data`; under mpirun, of this rank's share of each batch."""
     if isinstance(data, DataLoader):
         loader = data
+        if fitting.is_parallel():
+            fitting.check_loader(loader)
+    elif fitting.is_parallel():
+        loader = fitting.sharded_loader(_as_dataset(data, "train_data"), batch_size, seed)
     else:
         loader = DataLoader(_as_dataset(data, "train_data"), batch_size, shuffle=True, seed=seed)
     if len(loader) == 0:
@@ -274,9 +307,21 @@ class _Trainer:
         loader: DataLoader,
         scheduler: Any,
         accuracy: bool,
+        parallel: bool = False,
     ) -> None:
         self.model, self.loss_fn, self.optimizer = model, loss_fn, optimizer
         self.loader, self.scheduler, self.accuracy = loader, scheduler, accuracy
+        # Under mpirun the ranks train through DistributedDataParallel (gradients averaged) and
+        # measure their shares of the data; `model` is still what is measured and saved.
+        self.parallel = parallel
+        wrap = parallel and not isinstance(model, DistributedDataParallel)
+        self.train_model = DistributedDataParallel(model) if wrap else model
+        self._wrapped = wrap
+
+    def close(self) -> None:
+        """Unhook the wrapper fit made: the model trains alone again after fit."""
+        if self._wrapped:
+            self.train_model.close()
 
     def run_epoch(
         self,
@@ -297,11 +342,16 @@ class _Trainer:
         finally:
             if bar is not None:
                 bar.close()
-        train_acc = _measure(self.model, self.loader)[1] if self.accuracy else None
+        if self.parallel:  # one process's batch losses; every rank measures rank 0's model
+            losses = fitting.mean_over_ranks(losses)
+            self.train_model.sync_buffers()
+        shard = self.parallel
+        train_acc = _measure(self.model, self.loader, shard=shard)[1] if self.accuracy else None
         test_loss, test_acc = (
             (None, None)
             if test_data is None
-            else _measure(self.model, test_data, loss_fn=self.loss_fn, accuracy=self.accuracy)
+            else _measure(self.model, test_data, loss_fn=self.loss_fn, accuracy=self.accuracy,
+                          shard=shard)
         )
         history.losses.extend(losses)
         history.train_loss.append(math.fsum(losses) / len(losses))
@@ -315,7 +365,7 @@ class _Trainer:
 
     def train_steps(self, epoch: int, steps: int, bar: Any, check_finite: bool) -> list[float]:
         """The hot loop: forward, loss, zero_grad, backward, step, for `steps` batches."""
-        model, loss_fn, optimizer = self.model, self.loss_fn, self.optimizer
+        model, loss_fn, optimizer = self.train_model, self.loss_fn, self.optimizer
         model.train()
         losses: list[float] = []
         for step, (x, t) in enumerate(self.loader, start=1):

@@ -199,7 +199,44 @@ def ddp_features(out: str) -> None:
         float(np.max(np.abs(p.grad.numpy() - expected)))
         for p, expected in zip(model.parameters(), local_gradients(model, batches[:1]), strict=True)
     ]
+    ddp.close()  # unhooked: the model's gradients are its own again
+    model.zero_grad()
+    loss_fn(model(batches[0][0]), batches[0][1]).backward()
+    local = local_gradients(model, batches[:1], mean=False)
+    results["closed_is_local"] = [
+        np.array_equal(p.grad.numpy(), g) for p, g in zip(model.parameters(), local, strict=True)
+    ]
     nn.save(results, os.path.join(out, f"rank{rank}.npz"))
+
+
+def fit_run(epochs: int, checkpoint: str | None = None, resume: bool = False):
+    """`nn.fit` as one process would call it: the whole data, the global batch 100."""
+    x, t = dataset().arrays
+    model = make_model()
+    history = nn.fit(
+        model, nn.CrossEntropyLoss(), make_optimizer("sgd", model), (x, t), (x[:300], t[:300]),
+        epochs=epochs, batch_size=GLOBAL_BATCH, seed=SEED, progress=False,
+        checkpoint=checkpoint, resume=resume,
+    )
+    return model, history
+
+
+def fitting(out: str) -> None:
+    """fit under mpirun: straight, stopped and resumed, and refused by rank 0's check."""
+    straight, history = fit_run(2, os.path.join(out, "straight.ckpt"))
+    fit_run(1, os.path.join(out, "resumed.ckpt"))
+    resumed, resumed_history = fit_run(2, os.path.join(out, "resumed.ckpt"), resume=True)
+    try:
+        fit_run(1, os.path.join(out, "straight.ckpt"))
+        refused = ""
+    except nn.CheckpointError as err:
+        refused = str(err)
+    nn.save(
+        {"model": dict(straight.state_dict()), "history": history.state_dict(),
+         "resumed": dict(resumed.state_dict()), "resumed_history": resumed_history.state_dict(),
+         "refused": refused},
+        os.path.join(out, f"rank{dist.get_rank()}.npz"),
+    )
 
 
 def mismatch() -> None:
@@ -233,6 +270,8 @@ def main(argv: list[str]) -> None:
         training(out)
     elif scenario == "ddp-features":
         ddp_features(out)
+    elif scenario == "fit":
+        fitting(out)
     elif scenario == "mismatch":
         mismatch()
     elif scenario == "collectives":

@@ -35,14 +35,14 @@ def test_numerical_gradient_helper_full_and_subset_agree_with_backprop():
     x, t = tiny_data()
     xb = x[:4].astype(np.float64)
     model = grad.TwoLayerNet((12, 6, 10))
-    assert model.fc1.weight.shape == (12, 6)  # the book's layout: W (in, out)
+    assert model.fc1.W.shape == (12, 6)  # the book's layout: W (in, out)
     loss_fn = nn.CrossEntropyLoss()
 
     def loss():
         return loss_fn(model(xb), t[:4])
 
     loss().backward()
-    w = model.fc1.weight
+    w = model.fc1.W
     before = w.numpy().copy()
     indices, values, seconds = grad.numerical_gradient_timed(loss, w)
     assert seconds > 0
@@ -70,7 +70,7 @@ def test_run_is_well_formed(quick):
             assert 0 <= d["mean_abs_diff"] <= d["max_abs_diff"] < 1e-5
     assert rows[0]["extrapolated"] == quick  # 12*25 = 300 weights > 20 blocks of 10 in quick
     text = table(rows)
-    assert "| batch |" in text and "fc1.weight (W1)" in text
+    assert "| batch |" in text and "fc1.W (W1)" in text
     assert ("extrapolated" in text) == quick
     json.dumps(rows)  # JSON-able
 

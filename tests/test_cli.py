@@ -154,16 +154,36 @@ def test_resume_without_a_checkpoint_file_exits_1(tmp_path, capsys):
     assert "no checkpoint at" in one_line_error(capsys.readouterr().err)
 
 
-def test_missing_data_without_network_exits_1_with_one_line(tmp_path, monkeypatch, capsys):
+def test_missing_data_says_each_place_searched_on_its_own_line_and_what_to_do(
+    tmp_path, monkeypatch, capsys
+):
     empty = tmp_path / "empty"
     empty.mkdir()
+    (empty / "train-labels-idx1-ubyte.gz").write_bytes(b"")  # one file of four
     monkeypatch.setenv("MINIGRAD_DATA", str(empty))
     monkeypatch.setenv("XDG_CACHE_HOME", str(empty))
     monkeypatch.setattr(datasets, "REPO_DATASETS", empty / "repo")
     monkeypatch.setattr(datasets, "MNIST", dataclasses.replace(datasets.MNIST, mirrors=()))
     assert main([*QUICK, "--data-dir", str(empty)]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert lines[0].startswith("minigrad train: error: mnist: no folder holds the files")
+    assert lines[1] == "Folders searched:"
+    assert datasets._lacks(empty / "nowhere", datasets.MNIST) == "no such folder"
+    assert any(line.startswith(f"  {empty}: lacks train-images-idx3-ubyte, t10k") for line in lines)
+    assert lines[-1].startswith("To provide the files, put them") and "--data-dir" in lines[-1]
+
+
+def test_an_empty_data_file_says_it_is_empty(tmp_path, capsys):
+    source = Path(datasets.REPO_DATASETS) / "mnist"
+    for path in source.glob("*.gz"):
+        (tmp_path / path.name).write_bytes(path.read_bytes())
+    (tmp_path / "t10k-labels-idx1-ubyte.gz").write_bytes(b"")
+    assert main([*QUICK, "--data-dir", str(tmp_path)]) == 1
     line = one_line_error(capsys.readouterr().err)
-    assert line.startswith("minigrad train: error: mnist: no folder holds the files")
+    assert "t10k-labels-idx1-ubyte.gz: the file is empty (0 bytes)" in line
+    assert "gzip" not in line
 
 
 def test_plot_without_matplotlib_exits_1_before_training(monkeypatch, capsys, tmp_path):

@@ -79,7 +79,7 @@ def test_batchnorm2d_running_statistics_and_eval_mode():
 
 
 def _torch_cnn(torch):
-    """A small all-convolutional PyTorch classifier using every layer of this module."""
+    """A small PyTorch classifier using every layer of this module, and a Linear head."""
     tnn = torch.nn
     return tnn.Sequential(
         tnn.Conv2d(1, 6, 3, padding=1),
@@ -93,6 +93,7 @@ def _torch_cnn(torch):
         tnn.Conv2d(4, 10, 1),
         tnn.AvgPool2d(3),
         tnn.Flatten(),
+        tnn.Linear(10, 10),
     )
 
 
@@ -109,6 +110,7 @@ def _minigrad_cnn():
         nn.Conv2d(4, 10, 1),
         nn.AvgPool2d(3),
         nn.Flatten(),
+        nn.Linear(10, 10),
     )
 
 
@@ -153,10 +155,10 @@ def test_simple_conv_net_is_the_books():
     assert shapes == {
         "conv1.weight": (30, 1, 5, 5),
         "conv1.bias": (30,),
-        "fc1.weight": (30 * 12 * 12, 100),  # the book's Affine: W is (in, out)
-        "fc1.bias": (100,),
-        "fc2.weight": (100, 10),
-        "fc2.bias": (10,),
+        "fc1.W": (30 * 12 * 12, 100),  # the book's Affine: W is (in, out)
+        "fc1.b": (100,),
+        "fc2.W": (100, 10),
+        "fc2.b": (10,),
     }
     assert list(dict(model.named_children())) == [
         "conv1",
@@ -175,7 +177,7 @@ def test_simple_conv_net_is_the_books():
     np.testing.assert_array_equal(SimpleConvNet(seed=0)(x).data, model(x).data)
 
     small = SimpleConvNet((3, 16, 16), {"filter_num": 8, "filter_size": 3, "pad": 1}, 20, 5)
-    assert small.fc1.weight.shape == (8 * 8 * 8, 20)
+    assert small.fc1.W.shape == (8 * 8 * 8, 20)
     assert small(np.zeros((2, 3, 16, 16), np.float32)).shape == (2, 5)
     he = SimpleConvNet(weight_init_std="he", seed=1)
     assert abs(he.conv1.weight.data.std() - np.sqrt(2 / 25)) < 0.05
@@ -185,7 +187,7 @@ def test_simple_conv_net_is_the_books():
 
 def test_deep_conv_net_is_the_books():
     model = DeepConvNet(seed=0)
-    convs = [(name, p.shape) for name, p in model.named_parameters() if name.endswith("weight")]
+    convs = [(name, p.shape) for name, p in model.named_parameters() if p.ndim > 1]
     assert convs == [
         ("conv1.weight", (16, 1, 3, 3)),
         ("conv2.weight", (16, 16, 3, 3)),
@@ -193,13 +195,13 @@ def test_deep_conv_net_is_the_books():
         ("conv4.weight", (32, 32, 3, 3)),
         ("conv5.weight", (64, 32, 3, 3)),
         ("conv6.weight", (64, 64, 3, 3)),
-        ("fc1.weight", (64 * 4 * 4, 50)),
-        ("fc2.weight", (50, 10)),
+        ("fc1.W", (64 * 4 * 4, 50)),
+        ("fc2.W", (50, 10)),
     ]
     # He initialisation: std √(2 / fan_in), biases 0.
     assert abs(model.conv6.weight.data.std() - np.sqrt(2 / (64 * 9))) < 0.01
-    assert abs(model.fc1.weight.data.std() - np.sqrt(2 / 1024)) < 0.005
-    assert not any(p.data.any() for name, p in model.named_parameters() if name.endswith("bias"))
+    assert abs(model.fc1.W.data.std() - np.sqrt(2 / 1024)) < 0.005
+    assert not any(p.data.any() for p in model.parameters() if p.ndim == 1)  # the biases
     assert [name for name, m in model.named_children() if isinstance(m, nn.Dropout)] == [
         "drop1",
         "drop2",

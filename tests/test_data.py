@@ -223,3 +223,10 @@ def test_load_state_dict_rejects_another_generator():
 def test_repr_mentions_settings():
     text = repr(DataLoader(make_data(4), batch_size=2, shuffle=False))
     assert "batch_size=2" in text and "(4, 3)" in text
+
+
+def test_num_workers_zero_is_accepted_and_others_say_why_not():
+    data = TensorDataset(np.arange(10.0), np.arange(10))
+    assert len(DataLoader(data, batch_size=5, num_workers=0)) == 2
+    with pytest.raises(ValueError, match=r"num_workers=2 is not supported: .*use num_workers=0"):
+        DataLoader(data, num_workers=2)

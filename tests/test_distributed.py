@@ -267,6 +267,7 @@ def test_no_sync_accumulation_and_unused_parameters(tmp_path):
         assert "did not reach every parameter" in out["unused"]
         assert "without a gradient: 2.weight, 2.bias, 4.weight, 4.bias." in out["unused"]
         assert max(out["after_the_error"]) < 1e-12
+        assert all(out["closed_is_local"])
 
 
 @needs_mpi
@@ -298,6 +299,72 @@ def test_batchnorm_normalises_each_rank_batch_on_its_own(trained):
         for x, t in nn.DataLoader(programs.dataset(), 100, seed=programs.SEED):
             programs.step(model, opt, x, t)
     assert not np.allclose(model[0].weight.numpy(), rank0["0.weight"], rtol=1e-6)
+
+
+@needs_mpi
+def test_fit_on_two_ranks_computes_what_one_process_does(tmp_path):
+    """The same fit call: 2 ranks share each batch of 100; the history's losses and accuracies
+    and the parameters are one process's; rank 0 alone prints and writes the checkpoint,
+    which resumes exactly and only with 2 ranks."""
+    result = mpirun("fit", tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    rank0, rank1 = (nn.load(tmp_path / f"rank{r}.npz") for r in range(2))
+    model, history = programs.fit_run(2)
+    for name, expected in model.state_dict().items():
+        assert np.array_equal(rank0["model"][name], rank1["model"][name]), name
+        np.testing.assert_allclose(rank0["model"][name], expected, rtol=1e-10, err_msg=name)
+        assert np.array_equal(rank0["resumed"][name], rank0["model"][name]), name
+    got = rank0["history"]
+    for key in ("train_loss", "test_loss", "losses"):
+        np.testing.assert_allclose(got[key], getattr(history, key), rtol=1e-10, err_msg=key)
+    assert got["train_acc"] == history.train_acc and got["test_acc"] == history.test_acc
+    assert rank0["resumed_history"]["test_acc"] == history.test_acc
+    # Two epoch lines, then the resumed run's two: printed once, by rank 0.
+    assert [line.split()[1] for line in result.stdout.splitlines()
+            if line.startswith("epoch")] == ["1/2", "2/2", "1/1", "2/2"]
+    for out in (rank0, rank1):
+        assert "already exists" in out["refused"]  # rank 0's check, raised on both ranks
+    saved = nn.load(tmp_path / "straight.ckpt")
+    assert saved["settings"]["ranks"] == 2 and saved["settings"]["batch_size"] == 100
+    with pytest.raises(nn.CheckpointError, match=r"written by a run on 2 ranks, and this run "
+                       r"has 1: resume it with mpirun -n 2"):
+        programs.fit_run(2, str(tmp_path / "straight.ckpt"), resume=True)
+
+
+def train_command(tmp_path: Path, ranks: int) -> subprocess.CompletedProcess:
+    """`minigrad train` on a tenth of MNIST's training images, on 1 process or `ranks`."""
+    save = tmp_path / f"model{ranks}.npz"
+    command = [sys.executable, "-m", "minigrad_nn", "train", "--limit", "2000", "--epochs", "3",
+               "--quiet", "--save", str(save)]
+    if ranks > 1:
+        command = dist.mpirun_command(ranks, *command)
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1")
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    result = subprocess.run(command, capture_output=True, text=True, timeout=RUN_LIMIT, env=env,
+                            cwd=tmp_path, check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result
+
+
+def epoch_figures(stdout: str) -> np.ndarray:
+    """Train loss, train accuracy and test accuracy of each epoch line."""
+    rows = [line.split() for line in stdout.splitlines() if line.startswith("epoch")]
+    return np.array([[float(row[4]), float(row[7]), float(row[10])] for row in rows])
+
+
+@needs_mpi
+def test_minigrad_train_on_two_ranks_trains_as_one_process(tmp_path):
+    one, two = train_command(tmp_path, 1), train_command(tmp_path, 2)
+    lines = two.stdout.splitlines()
+    assert sum(line.startswith("training 784-50-10") for line in lines) == 1
+    assert "batch 100 on 2 ranks (50 each)" in lines[0]
+    assert sum(line.startswith("done:") for line in lines) == 1
+    assert sum(line.startswith("saved the model") for line in lines) == 1
+    # float32: the sums over ranks round differently from one process's in the last bits
+    np.testing.assert_allclose(epoch_figures(two.stdout), epoch_figures(one.stdout), atol=2e-3)
+    assert epoch_figures(two.stdout).shape == (3, 3)
+    for name, array in nn.load(tmp_path / "model1.npz").items():
+        np.testing.assert_allclose(nn.load(tmp_path / "model2.npz")[name], array, atol=1e-4)
 
 
 @needs_mpi

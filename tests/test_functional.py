@@ -172,22 +172,29 @@ def test_dropout_gradcheck_with_fixed_seed():
 # -- linear ------------------------------------------------------------------------------------
 
 
-def test_linear_matches_numpy_and_gradcheck():
-    x, w, b = randn(4, 3, seed=1), randn(3, 2, seed=2), randn(2, seed=3)
-    np.testing.assert_allclose(F.linear(x, w, b).data, x.data @ w.data + b.data)
-    np.testing.assert_allclose(F.linear(x, w).data, x.data @ w.data)
+def test_linear_is_pytorchs_and_affine_the_books():
+    x, w, b = randn(4, 3, seed=1), randn(2, 3, seed=2), randn(2, seed=3)  # w: (out, in)
+    np.testing.assert_allclose(F.linear(x, w, b).data, x.data @ w.data.T + b.data)
+    np.testing.assert_allclose(F.linear(x, w).data, x.data @ w.data.T)
+    np.testing.assert_allclose(F.linear(x[0], w, b).data, w.data @ x.data[0] + b.data)
     assert mg.gradcheck(F.linear, [x, w, b])
+    assert mg.gradcheck(F.linear, [x, w])
+    wt = randn(3, 2, seed=2)  # (in, out)
+    np.testing.assert_allclose(F.affine(x, wt, b).data, x.data @ wt.data + b.data)
+    assert mg.gradcheck(F.affine, [x, wt, b])
 
 
 def test_linear_converts_array_input_to_the_weight_dtype():
-    w = randn(3, 2, dtype=np.float32)
-    y = F.linear(np.ones((4, 3)), w)  # a float64 ndarray
-    assert y.dtype == np.float32
+    w = randn(2, 3, dtype=np.float32)
+    assert F.linear(np.ones((4, 3)), w).dtype == np.float32  # a float64 ndarray
+    assert F.affine(np.ones((4, 2)), w).dtype == np.float32
 
 
-def test_linear_shape_error_names_both_shapes():
+@pytest.mark.parametrize("bias", [True, False])
+def test_linear_shape_error_names_both_shapes(bias):
+    b = randn(3) if bias else None
     with pytest.raises(ValueError, match=r"\(4, 5\).*\(3, 2\)"):
-        F.linear(randn(4, 5), randn(3, 2))
+        F.linear(randn(4, 5), randn(3, 2), b)
 
 
 # -- batch_norm --------------------------------------------------------------------------------

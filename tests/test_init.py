@@ -10,7 +10,7 @@ import minigrad as mg
 from minigrad_nn import init
 from minigrad_nn.module import Parameter
 
-LARGE = (400, 500)  # fan_in 400, fan_out 500: 200,000 samples
+LARGE = (500, 400)  # (out, in) as PyTorch: fan_in 400, fan_out 500: 200,000 samples
 
 
 def param(*shape, dtype=np.float32):
@@ -43,8 +43,8 @@ def test_calculate_gain_errors():
         init.calculate_gain("leaky_relu", True)
 
 
-def test_fans_follow_the_in_out_layout():
-    assert init.calculate_fan_in_and_fan_out(param(784, 50)) == (784, 50)
+def test_fans_follow_pytorchs_out_in_layout():
+    assert init.calculate_fan_in_and_fan_out(param(50, 784)) == (784, 50)
     assert init.calculate_fan_in_and_fan_out(np.zeros((16, 3, 5, 5))) == (75, 400)
     with pytest.raises(ValueError, match=r"shape \(7,\).*at least 2 dimensions"):
         init.calculate_fan_in_and_fan_out(param(7))
@@ -130,7 +130,7 @@ def test_in_place_writes_keep_identity_dtype_and_work_in_grad_mode(dtype):
 
 
 def test_initialisers_accept_plain_arrays():
-    array = np.zeros((20, 10), dtype=np.float32)
+    array = np.zeros((10, 20), dtype=np.float32)
     assert init.kaiming_uniform_(array, seed=0) is array
     assert np.abs(array).max() <= math.sqrt(6 / 20)
     assert init.ones_(array).sum() == 200

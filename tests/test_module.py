@@ -137,10 +137,9 @@ def test_shared_parameter_gets_the_gradient_of_both_uses():
     model = Sequential(layer, layer)
     x = np.array([[1.0, 2.0]])
     model(x).sum().backward()
-    w = layer.weight.data
-    # d/dW Σ (x W) W = xᵀ·(1 Wᵀ) + (x W)ᵀ·1
-    expected = x.T @ (np.ones((1, 2)) @ w.T) + (x @ w).T @ np.ones((1, 2))
-    np.testing.assert_allclose(layer.weight.grad.data, expected)
+    w = layer.weight.data.T  # the layer computes x @ W.T: with V = W.T, d/dV of Σ (x V) V is
+    expected_v = x.T @ (np.ones((1, 2)) @ w.T) + (x @ w).T @ np.ones((1, 2))  # xᵀ(1 Vᵀ) + (xV)ᵀ1
+    np.testing.assert_allclose(layer.weight.grad.data, expected_v.T)
 
 
 # -- walking the tree --------------------------------------------------------------------------
@@ -227,7 +226,7 @@ def test_strict_load_lists_every_problem_and_changes_nothing():
     before = net.state_dict()
     state = dict(before)
     del state["head.bias"], state["block.norm.running_var"]
-    state["head.weight"] = np.zeros((2, 4), dtype=np.float32)
+    state["head.weight"] = np.zeros((4, 2), dtype=np.float32)
     state["extra.weight"] = np.zeros(3)
     state["block.fc.bias"] = np.ones(4, dtype=np.float32)  # a valid change that must not happen
     with pytest.raises(RuntimeError) as error:
@@ -235,7 +234,7 @@ def test_strict_load_lists_every_problem_and_changes_nothing():
     message = str(error.value)
     assert "missing keys: head.bias, block.norm.running_var" in message
     assert "unexpected keys: extra.weight" in message
-    assert "head.weight: the checkpoint has shape (2, 4), the model (4, 2)" in message
+    assert "head.weight: the checkpoint has shape (4, 2), the model (2, 4)" in message
     for name, value in net.state_dict().items():
         np.testing.assert_array_equal(value, before[name], err_msg=name)
 
@@ -285,3 +284,66 @@ def test_repr_nests_children_with_their_extra_repr():
         ")"
     )
     assert repr(Parameter(np.zeros(2, dtype=np.float32))).startswith("Parameter containing:\n")
+
+
+# -- PyTorch habits ----------------------------------------------------------------------------
+
+
+def test_to_accepts_the_cpu_and_dtypes_as_pytorch():
+    net = Net()
+    params = list(net.parameters())
+    assert net.to("cpu") is net and net.to(device="cpu:0") is net
+    assert all(p.dtype == np.float32 for p in net.parameters())
+    assert net.to("cpu", np.float64) is net
+    assert all(p.dtype == np.float64 for p in net.parameters())
+    assert list(net.parameters()) == params  # the same objects, converted in place
+    net.to(dtype="float32")
+    assert all(p.dtype == np.float32 for p in net.parameters())
+    torch = pytest.importorskip("torch")
+    assert net.to(torch.device("cpu")) is net
+
+
+@pytest.mark.parametrize(
+    ("args", "error", "message"),
+    [
+        (("cuda",), ValueError, "minigrad computes with NumPy on the CPU"),
+        (("cuda:1", np.float64), ValueError, "device 'cuda:1' is not available"),
+        ((np.int32,), TypeError, "must stay floating point"),
+        (("no-such-dtype",), TypeError, "expects a dtype or 'cpu'"),
+        ((np.float32, np.float64), TypeError, "two dtypes"),
+    ],
+)
+def test_to_refuses_what_it_cannot_do_before_changing_anything(args, error, message):
+    net = Net()
+    with pytest.raises(error, match=message):
+        net.to(*args)
+    assert all(p.dtype == np.float32 for p in net.parameters())
+
+
+def test_requires_grad_freezes_and_the_optimizer_skips_frozen_parameters():
+    from minigrad_nn import optim
+
+    net = Net(seed=0)
+    assert net.block.requires_grad_(False) is net.block
+    frozen = {name: p.data.copy() for name, p in net.named_parameters() if name.startswith("block")}
+    assert all(not p.requires_grad for p in net.block.parameters())
+    opt = optim.SGD(net.parameters(), lr=0.5, momentum=0.9)  # frozen ones accepted, as PyTorch
+    x = np.random.default_rng(0).standard_normal((6, 3)).astype(np.float32)
+    before = net.head.weight.data.copy()
+    for _ in range(2):
+        opt.zero_grad()
+        net(x).sum().backward()
+        opt.step()
+    assert not np.array_equal(net.head.weight.data, before)
+    for name, p in net.named_parameters():
+        if name in frozen:
+            np.testing.assert_array_equal(p.data, frozen[name], err_msg=name)
+            assert p.grad is None and p not in opt.state
+    net.requires_grad_()
+    assert all(p.requires_grad for p in net.parameters())
+
+
+def test_parameter_numel_and_dim_as_pytorch():
+    layer = Linear(784, 50)
+    assert layer.weight.numel() == 784 * 50 and layer.weight.dim() == 2
+    assert sum(p.numel() for p in layer.parameters()) == 39250

@@ -51,14 +51,13 @@ def check_parameter_grads(module, x):
 
 def test_linear_shapes_init_bounds_and_repr():
     layer = Linear(784, 50, seed=0)
-    assert layer.weight.shape == (784, 50) and layer.bias.shape == (50,)
+    assert layer.weight.shape == (50, 784) and layer.bias.shape == (50,)  # PyTorch's (out, in)
     bound = 1 / math.sqrt(784)
     for p in (layer.weight, layer.bias):
         assert p.dtype == np.float32 and p.requires_grad
         assert np.abs(p.data).max() <= bound
     assert np.abs(layer.weight.data).max() > 0.95 * bound
     assert repr(layer) == "Linear(in_features=784, out_features=50, bias=True)"
-    assert Affine is Linear
     assert repr(Linear(3, 2, bias=False)) == "Linear(in_features=3, out_features=2, bias=False)"
 
 
@@ -75,7 +74,46 @@ def test_linear_forward_and_no_bias():
     layer = Linear(3, 2, bias=False, dtype=np.float64, seed=0)
     assert layer.bias is None and [n for n, _ in layer.named_parameters()] == ["weight"]
     x = randn(4, 3)
-    np.testing.assert_allclose(layer(x).data, x.data @ layer.weight.data)
+    np.testing.assert_allclose(layer(x).data, x.data @ layer.weight.data.T)
+
+
+def test_affine_is_the_books_layer_with_w_in_out():
+    affine = Affine(784, 50, seed=0)
+    assert [(n, p.shape) for n, p in affine.named_parameters()] == [("W", (784, 50)), ("b", (50,))]
+    assert np.abs(affine.W.data).max() <= 1 / math.sqrt(784)
+    assert repr(affine) == "Affine(in_features=784, out_features=50, bias=True)"
+    x = randn(4, 784, seed=1)
+    np.testing.assert_allclose(affine(x).data, x.data @ affine.W.data + affine.b.data, rtol=1e-5)
+    linear = Linear(784, 50, seed=0)  # the same draws, stored transposed
+    np.testing.assert_array_equal(linear.weight.data, affine.W.data.reshape(50, 784))
+    no_bias = Affine(3, 2, bias=False, dtype=np.float64, seed=0)
+    assert no_bias.b is None and [n for n, _ in no_bias.named_parameters()] == ["W"]
+    assert mg.gradcheck(lambda x, w: F.affine(x, w), [randn(5, 3, seed=2), no_bias.W])
+
+
+def test_linear_state_dict_round_trips_with_torch():
+    """A torch MLP's state_dict, as arrays, loads into the same minigrad model with equal
+    logits; and a minigrad state dict loads into torch."""
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    theirs = torch.nn.Sequential(torch.nn.Linear(12, 7), torch.nn.ReLU(), torch.nn.Linear(7, 3))
+    ours = Sequential(Linear(12, 7), ReLU(), Linear(7, 3))
+    ours.load_state_dict({k: v.detach().numpy() for k, v in theirs.state_dict().items()})
+    x = np.random.default_rng(0).standard_normal((5, 12)).astype(np.float32)
+    with torch.no_grad():
+        expected = theirs(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(ours(x).numpy(), expected, rtol=1e-5, atol=1e-6)
+
+    back = Sequential(Linear(12, 7, seed=1), ReLU(), Linear(7, 3, seed=2))
+    fresh = torch.nn.Sequential(torch.nn.Linear(12, 7), torch.nn.ReLU(), torch.nn.Linear(7, 3))
+    fresh.load_state_dict({k: torch.from_numpy(v) for k, v in back.state_dict().items()})
+    with torch.no_grad():
+        np.testing.assert_allclose(fresh(torch.from_numpy(x)).numpy(), back(x).numpy(),
+                                   rtol=1e-5, atol=1e-6)
+    # PyTorch's initialisation: both uniform in ±1/√in_features
+    big = Linear(400, 300, seed=0)
+    assert np.abs(big.weight.data).max() == pytest.approx(1 / math.sqrt(400), rel=0.01)
+    assert np.abs(big.bias.data).max() == pytest.approx(1 / math.sqrt(400), rel=0.05)
 
 
 @pytest.mark.parametrize("bias", [True, False])

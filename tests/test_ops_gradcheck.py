@@ -62,6 +62,16 @@ def affine_triple(draw):
 
 
 @st.composite
+def linear_triple(draw):
+    """x of shape (..., n) with batch axes, W (m, n) (PyTorch's layout) and b broadcastable to
+    (m,): the fused Linear op."""
+    batch = draw(hnp.array_shapes(min_dims=1, max_dims=3, min_side=0, max_side=MAX_SIDE))
+    n, m = draw(st.integers(0, MAX_SIDE)), draw(st.integers(0, MAX_SIDE))
+    b_shape = draw(st.sampled_from([(m,), (1,), (1, m)]))
+    return (draw(arrays((*batch, n))), draw(arrays((m, n))), draw(arrays(b_shape))), {}
+
+
+@st.composite
 def reduction(draw, values=arrays, nonempty=False):
     """x, axis (None, int, tuple, negative), keepdims, and the spelling of the call."""
     shape = draw(shapes())
@@ -402,6 +412,7 @@ CASES = [
     Case("neg", unary(), lambda x: -x, np.negative, (E.Neg,)),
     Case("matmul", matmul_pair(), lambda x, y: x @ y, np.matmul, (L.MatMul,)),
     Case("affine", affine_triple(), mg.affine, lambda x, w, b: x @ w + b, (L.Affine,)),
+    Case("linear", linear_triple(), mg.linear, lambda x, w, b: x @ w.T + b, (L.Linear,)),
     Case(
         "tensordot",
         tensordot_example(),

@@ -1,4 +1,5 @@
-"""Matrix multiplication, and the book's Affine layer (x @ W + b) as one fused op."""
+"""Matrix multiplication, the book's Affine layer (x @ W + b) and PyTorch's Linear (x @ Wᵀ + b),
+each layer as one fused op."""
 
 from __future__ import annotations
 
@@ -96,6 +97,47 @@ def affine(x: Any, weight: Any, bias: Any = None) -> Tensor:
     return out if bias is None else out + bias
 
 
+class Linear(Function):
+    """Y = X @ Wᵀ + b in one node, PyTorch's Linear: W of shape (out, in), X with a batch axis.
+    dX = dY·W, dW = dYᵀ·X (summed over every batch axis), and db = dY, which the engine sums
+    back to b's shape. The book's Affine with W stored transposed, so a PyTorch state dict
+    loads as it is."""
+
+    broadcasting = True
+
+    def forward(self, x: np.ndarray, w: np.ndarray, b: Any) -> np.ndarray:
+        if x.shape[-1] != w.shape[1]:
+            raise ValueError(_not_linear(x.shape, w.shape))
+        self.save_for_backward(x, w)
+        out = x @ w.T
+        if type(b) is np.ndarray and b.ndim <= 1 and b.dtype == out.dtype:
+            out += b  # cannot change out's shape or dtype: safe in place
+        else:
+            out = out + b
+        return out
+
+    def backward(self, grad: Any) -> tuple[Any, Any, Any]:
+        x, w = self.saved_tensors
+        gx = grad @ w if self.needs_input_grad[0] else None
+        gw = None
+        if self.needs_input_grad[1]:  # every batch axis is summed: flatten them into one
+            rows = int(np.prod(x.shape[:-1]))
+            gw = grad.reshape(rows, grad.shape[-1]).T @ x.reshape(rows, x.shape[-1])
+        return gx, gw, (grad if self.needs_input_grad[2] else None)
+
+
+def linear(x: Any, weight: Any, bias: Any = None) -> Tensor:
+    """x @ weightᵀ + bias with weight of shape (out, in), as `torch.nn.functional.linear`; one
+    node when x has a batch axis and weight is 2-D, otherwise `matmul(x, weightᵀ) + bias`."""
+    if bias is not None and _ndim(x) >= 2 and _ndim(weight) == 2:
+        return Linear.apply(x, weight, bias)  # checks that the shapes align
+    x_shape, w_shape = _shape(x), _shape(weight)
+    if len(w_shape) == 2 and x_shape and x_shape[-1] != w_shape[1]:
+        raise ValueError(f"linear: {_not_linear(x_shape, w_shape)}")
+    out = matmul(x, transpose(weight))
+    return out if bias is None else out + bias
+
+
 def _ndim(operand: Any) -> int:
     """Number of axes of an op's argument: a Tensor, an ndarray, a scalar or a nested list."""
     data = operand._data if isinstance(operand, Tensor) else operand
@@ -106,6 +148,13 @@ def _shape(operand: Any) -> tuple[int, ...]:
     if isinstance(operand, Tensor | np.ndarray):
         return operand.shape
     return np.shape(as_operand(operand))
+
+
+def _not_linear(x_shape: tuple[int, ...], w_shape: tuple[int, ...]) -> str:
+    return (
+        f"input of shape {x_shape} has {x_shape[-1]} features, the weight of shape {w_shape} "
+        f"(out, in) expects {w_shape[1]}"
+    )
 
 
 def _not_aligned(x_shape: tuple[int, ...], y_shape: tuple[int, ...]) -> str:

@@ -69,7 +69,7 @@ class TwoLayerNet(Module):
 
 
 #: The book's names for the parameters, beside ours.
-BOOK_NAMES = {"fc1.weight": "W1", "fc1.bias": "b1", "fc2.weight": "W2", "fc2.bias": "b2"}
+BOOK_NAMES = {"fc1.W": "W1", "fc1.b": "b1", "fc2.W": "W2", "fc2.b": "b2"}
 
 
 def numerical_gradient_timed(
@@ -136,7 +136,7 @@ def measure_case(
     # as many loss evaluations as `loss_evaluation`. Timed in the same rounds, the ratio of the
     # two is the method's cost per element over two loss evaluations; it is taken between the
     # fastest rounds of each (the cost without the load of other processes, which only adds).
-    weights = model.fc1.weight.data.reshape(-1)
+    weights = model.fc1.W.data.reshape(-1)
     block_rng = np.random.default_rng(2)
 
     def numerical_block() -> None:
@@ -155,7 +155,7 @@ def measure_case(
 
     # Hidden pre-activations so close to 0 that a step of eps in a weight can cross ReLU's kink:
     # there the central difference straddles the kink and differs from the (one-sided) gradient.
-    pre = xb @ model.fc1.weight.data + model.fc1.bias.data
+    pre = xb @ model.fc1.W.data + model.fc1.b.data
     near_kink = int(np.count_nonzero(np.abs(pre) < EPS * max(1.0, float(np.abs(xb).max()))))
 
     total = sum(p.size for p in model.parameters())

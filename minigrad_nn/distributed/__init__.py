@@ -12,6 +12,7 @@ See docs/distributed.md.
 from .comm import (
     DEFAULT_TIMEOUT,
     DistributedTimeoutError,
+    abort,
     all_reduce,
     barrier,
     broadcast,
@@ -21,6 +22,8 @@ from .comm import (
     init,
     is_initialized,
     launched_by_mpi,
+    rank0_first,
+    run_on_rank0,
 )
 from .ddp import DistributedDataParallel
 from .launch import mpirun_command
@@ -31,6 +34,7 @@ __all__ = [
     "DistributedDataParallel",
     "DistributedSampler",
     "DistributedTimeoutError",
+    "abort",
     "all_reduce",
     "barrier",
     "broadcast",
@@ -41,4 +45,6 @@ __all__ = [
     "is_initialized",
     "launched_by_mpi",
     "mpirun_command",
+    "rank0_first",
+    "run_on_rank0",
 ]

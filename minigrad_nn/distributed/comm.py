@@ -21,8 +21,9 @@ import pickle
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -31,6 +32,7 @@ from minigrad import Tensor
 __all__ = [
     "DEFAULT_TIMEOUT",
     "DistributedTimeoutError",
+    "abort",
     "all_reduce",
     "barrier",
     "broadcast",
@@ -40,6 +42,8 @@ __all__ = [
     "init",
     "is_initialized",
     "launched_by_mpi",
+    "rank0_first",
+    "run_on_rank0",
 ]
 
 DEFAULT_TIMEOUT = 300.0  # seconds; a rank saving a checkpoint or evaluating stays well under it
@@ -68,6 +72,7 @@ class _World:
 
 
 _world: _World | None = None
+T = TypeVar("T")
 
 
 def launched_by_mpi() -> bool:
@@ -184,6 +189,57 @@ def broadcast_object(obj: Any, root: int = 0, timeout: float | None = None) -> A
     return obj if world.rank == root else pickle.loads(bytes(buffer))
 
 
+def abort(code: int = 1) -> None:
+    """End every rank of the job now with exit status `code` (MPI_Abort); without MPI, exit.
+
+    For an error met on one rank that the program handles itself (a message and an exit
+    status, as the `minigrad` command does): exiting alone would leave the other ranks waiting
+    for it until their timeout."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    world = _world
+    if world is not None and world.comm is not None and world.size > 1:
+        world.comm.Abort(code)
+    sys.exit(code)
+
+
+def run_on_rank0(fn: Callable[[], T], share: bool = False) -> T | None:
+    """Call `fn()` on rank 0 only (checking or writing a file); an exception it raises is raised
+    on every rank, so that all of them stop with the same error instead of waiting for rank 0.
+    Returns its result on rank 0, and on every rank with `share` (None elsewhere without)."""
+    world = _get_world()
+    if world.size == 1:
+        return fn()
+    result: Any = None
+    error: Exception | None = None
+    message: tuple[bool, Any] | None = None
+    if world.rank == 0:
+        try:
+            result = fn()
+            message = (True, result if share else None)
+        except Exception as err:  # raised below, on every rank
+            error = err
+            message = (False, _picklable(err))
+    ok, value = broadcast_object(message)
+    if error is not None:
+        raise error
+    if not ok:
+        raise value
+    return result if world.rank == 0 else value
+
+
+def rank0_first(fn: Callable[[], T]) -> T:
+    """Call `fn()` on rank 0, then on the other ranks: for work that fills a shared place the
+    first time (a download into a cache), so that the ranks do not all race to do it."""
+    world = _get_world()
+    if world.size == 1:
+        return fn()
+    result = run_on_rank0(fn)
+    if world.rank == 0:
+        return result  # type: ignore[return-value]
+    return fn()
+
+
 # ---------------------------------------------------------------------------- waiting
 
 
@@ -267,6 +323,15 @@ def _as_array(value: Any, what: str) -> tuple[np.ndarray, bool]:
     if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
         return np.array(value), True
     raise TypeError(f"{what} takes an ndarray, a Tensor or a number, got {type(value).__name__}")
+
+
+def _picklable(err: Exception) -> Exception:
+    """`err` itself if it can travel to the other ranks, else a RuntimeError with its text."""
+    try:
+        pickle.loads(pickle.dumps(err))
+    except Exception:
+        return RuntimeError(f"{type(err).__name__}: {err}")
+    return err
 
 
 def _check_root(root: int, world: _World) -> None:

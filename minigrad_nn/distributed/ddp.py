@@ -93,6 +93,7 @@ class DistributedDataParallel(Module):
         self.communication_seconds = 0.0
         self._world_size = comm.get_world_size()
         self._sync = True
+        self._hook_handles: list[Any] = []
         params = [p for p in module.parameters() if p.requires_grad]
         self._buckets = _make_buckets(params, int(self.bucket_cap_mb * 2**20))
         self._pending = len(self._buckets)  # buckets still incomplete in this backward
@@ -110,6 +111,17 @@ class DistributedDataParallel(Module):
         if self._world_size > 1 and self.broadcast_buffers and self.training:
             self._broadcast_state(parameters=False)
         return self.module(*args, **kwargs)
+
+    def sync_buffers(self) -> None:
+        """Copy rank 0's buffers to every rank (e.g. before the ranks evaluate the model)."""
+        if self._world_size > 1:
+            self._broadcast_state(parameters=False)
+
+    def close(self) -> None:
+        """Remove the gradient hooks from the module's parameters: it trains alone again."""
+        for handle in self._hook_handles:
+            handle.remove()
+        self._hook_handles = []
 
     @contextmanager
     def no_sync(self) -> Iterator[None]:

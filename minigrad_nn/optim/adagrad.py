@@ -37,18 +37,14 @@ class Adagrad(Optimizer):
     def _update(self, p: Tensor, grad: np.ndarray, state: dict[str, Any], group: dict) -> None:
         if not state:
             state["step"] = 0
-            state["sum"] = np.full_like(p.data, float(group["initial_accumulator_value"]))
+            state["sum"] = np.full_like(p.data, group["initial_accumulator_value"])
         state["step"] += 1
-        lr = float(group["lr"]) / (1.0 + (state["step"] - 1) * float(group["lr_decay"]))
+        lr = group["lr"] / (1 + (state["step"] - 1) * group["lr_decay"])
         if group["weight_decay"]:
-            grad = self._decayed(p.data, grad, float(group["weight_decay"]))
-        total, tmp = state["sum"], self._temp(grad)
-        total += np.multiply(grad, grad, out=tmp)
-        std = np.sqrt(total, out=tmp)
-        std += float(group["eps"])
-        step = np.divide(grad, std, out=tmp)
-        step *= lr
-        p.data -= step
+            grad = grad + group["weight_decay"] * p.data  # g ← g + λθ
+        total = state["sum"]
+        total += np.square(grad)  # s ← s + g²
+        p.data -= lr * grad / (np.sqrt(total) + group["eps"])  # θ ← θ - lr·g/(√s + ε)
 
 
 AdaGrad = Adagrad  # the book's name

@@ -1,9 +1,10 @@
 """The optimizer base: parameter groups, per-parameter state, zero_grad and state dicts.
 
 Subclasses give their defaults, check a group's hyper-parameters in
-`_check_group`, and write the update rule for one parameter in `_update`.
-Updates work on the ndarrays directly (no graph), in place, in the
-parameter's dtype.
+`_check_group`, and write the update rule for one parameter in `_update`, as the
+formula reads (`buf *= mu; buf += g; p.data -= lr * buf`). Updates work on the
+ndarrays directly (no graph), in place, in the parameter's dtype: Python floats
+times a float32 array stay float32, and so does the state.
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ class Optimizer:
         self.defaults = dict(defaults)
         self.state: dict[Tensor, dict[str, Any]] = {}
         self.param_groups: list[ParamGroup] = []
-        self._scratch: dict[tuple, np.ndarray] = {}  # reusable temporaries, never saved
         if isinstance(params, Tensor | dict | set | frozenset):
             kind = "an unordered set" if isinstance(params, set | frozenset) else "a single"
             raise TypeError(
@@ -104,20 +104,6 @@ class Optimizer:
                 else:
                     p.grad.data.fill(0)
 
-    def _temp(self, like: np.ndarray, slot: int = 0) -> np.ndarray:
-        """A scratch array shaped like `like`, reused across steps (slots never alias)."""
-        key = (like.shape, like.dtype, slot)
-        buf = self._scratch.get(key)
-        if buf is None:
-            buf = self._scratch[key] = np.empty(like.shape, like.dtype)
-        return buf
-
-    def _decayed(self, x: np.ndarray, grad: np.ndarray, weight_decay: float) -> np.ndarray:
-        """L2 penalty folded into the gradient: g + wd*x (in scratch slot 1; grad untouched)."""
-        out = np.multiply(x, weight_decay, out=self._temp(x, slot=1))
-        out += grad
-        return out
-
     # ------------------------------------------------------------------ state dicts
 
     def state_dict(self) -> dict[str, Any]:
@@ -187,7 +173,9 @@ class Optimizer:
 
 
 def _checked_params(params: Any) -> list[Tensor]:
-    """The group's parameters as a list, each a leaf Tensor that requires grad, no repeats."""
+    """The group's parameters as a list, each a leaf Tensor, no repeats. A parameter that does
+    not require grad is accepted (as in PyTorch: a frozen layer) and skipped by `step` while it
+    has no gradient."""
     if isinstance(params, Tensor):
         params = [params]
     elif isinstance(params, set | frozenset):
@@ -199,8 +187,6 @@ def _checked_params(params: Any) -> list[Tensor]:
         if not isinstance(p, Tensor):
             raise TypeError(f"optimizer can only optimize Tensors, but params[{i}] is a "
                             f"{type(p).__name__}")
-        if not p.requires_grad:
-            raise ValueError(f"params[{i}] (shape {p.shape}) does not require grad")
         if not p.is_leaf:
             raise ValueError(f"params[{i}] (shape {p.shape}) is not a leaf tensor; "
                              "optimize the tensor it was computed from")

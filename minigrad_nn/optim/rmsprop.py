@@ -38,38 +38,28 @@ class RMSprop(Optimizer):
         check_flag("centered", group["centered"])
 
     def _update(self, p: Tensor, grad: np.ndarray, state: dict[str, Any], group: dict) -> None:
-        alpha, mu, lr = float(group["alpha"]), float(group["momentum"]), float(group["lr"])
+        alpha, mu, lr = group["alpha"], group["momentum"], group["lr"]
         state["step"] = state.get("step", 0) + 1
         if group["weight_decay"]:
-            grad = self._decayed(p.data, grad, float(group["weight_decay"]))
-        tmp = self._temp(grad)
+            grad = grad + group["weight_decay"] * p.data  # g ← g + λθ
         square_avg = _buffer(state, "square_avg", grad)
-        square_avg *= alpha
-        np.multiply(grad, grad, out=tmp)
-        tmp *= 1.0 - alpha
-        square_avg += tmp
-        denom = _centered_rms(state, grad, alpha, tmp) if group["centered"] else \
-            np.sqrt(square_avg, out=tmp)
-        denom += float(group["eps"])
-        step = np.divide(grad, denom, out=tmp)
+        square_avg *= alpha  # v ← αv + (1-α)g²
+        square_avg += (1 - alpha) * np.square(grad)
+        if group["centered"]:
+            grad_avg = _buffer(state, "grad_avg", grad)
+            grad_avg *= alpha  # ḡ ← αḡ + (1-α)g
+            grad_avg += (1 - alpha) * grad
+            denom = np.sqrt(square_avg - np.square(grad_avg))  # √(v - ḡ²)
+        else:
+            denom = np.sqrt(square_avg)
+        denom += group["eps"]
         if mu:
             buf = _buffer(state, "momentum_buffer", grad)
-            buf *= mu
-            buf += step
-            step = np.multiply(buf, lr, out=tmp)
+            buf *= mu  # b ← μb + g/(√ṽ + ε)
+            buf += grad / denom
+            p.data -= lr * buf
         else:
-            step *= lr
-        p.data -= step
-
-
-def _centered_rms(state: dict[str, Any], grad: np.ndarray, alpha: float,
-                  out: np.ndarray) -> np.ndarray:
-    """√(v - ḡ²) after ḡ ← αḡ + (1-α)g, written into `out`."""
-    grad_avg = _buffer(state, "grad_avg", grad)
-    grad_avg *= alpha
-    grad_avg += np.multiply(grad, 1.0 - alpha, out=out)
-    variance = np.subtract(state["square_avg"], np.square(grad_avg, out=out), out=out)
-    return np.sqrt(variance, out=out)
+            p.data -= lr * grad / denom
 
 
 def _buffer(state: dict[str, Any], name: str, like: np.ndarray) -> np.ndarray:

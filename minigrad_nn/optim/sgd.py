@@ -41,27 +41,18 @@ class SGD(Optimizer):
             )
 
     def _update(self, p: Tensor, grad: np.ndarray, state: dict[str, Any], group: dict) -> None:
-        lr, mu = float(group["lr"]), float(group["momentum"])
-        if group["weight_decay"]:
-            grad = self._decayed(p.data, grad, float(group["weight_decay"]))
-        tmp = self._temp(grad)
+        lr, mu, wd = group["lr"], group["momentum"], group["weight_decay"]
+        if wd:
+            grad = grad + wd * p.data  # g ← g + λθ (a new array: p.grad stays as it was)
         if mu:
-            buf = self._momentum(grad, state, mu, float(group["dampening"]), tmp)
-            nesterov = group["nesterov"]
-            grad = np.add(grad, np.multiply(buf, mu, out=tmp), out=tmp) if nesterov else buf
-        p.data -= np.multiply(grad, lr, out=tmp)
-
-    @staticmethod
-    def _momentum(grad: np.ndarray, state: dict, mu: float, dampening: float,
-                  tmp: np.ndarray) -> np.ndarray:
-        """b ← μb + (1-τ)g, starting from b = g; returns b."""
-        buf = state.get("momentum_buffer")
-        if buf is None:
-            buf = state["momentum_buffer"] = grad.copy()
-            return buf
-        buf *= mu
-        buf += np.multiply(grad, 1.0 - dampening, out=tmp) if dampening else grad
-        return buf
+            buf = state.get("momentum_buffer")
+            if buf is None:
+                buf = state["momentum_buffer"] = grad.copy()  # b₁ = g
+            else:
+                buf *= mu  # b ← μb + (1-τ)g
+                buf += (1 - group["dampening"]) * grad if group["dampening"] else grad
+            grad = grad + mu * buf if group["nesterov"] else buf
+        p.data -= lr * grad
 
 
 class Momentum(SGD):
