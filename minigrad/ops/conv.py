@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from ..function import Function, run_op
+from ..tensor import Tensor
 from .windows import Pair, _check_image, _check_output, _fold, _pair, _shape, _window_params
 from .windows import _windows as _windows_view
 
@@ -328,6 +329,3 @@ def conv2d_weight(
             f"{_shape(x)} with a weight {weight_size} gives {expected}"
         )
     return Conv2dWeight.apply(x, grad_output, kernel=weight_size[2:], **params)
-
-
-from ..tensor import Tensor  # noqa: E402

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from ..function import Function, run_op
+from ..tensor import Tensor
 from .windows import Fold, Pair, Unfold, _check_image, _check_output, _pair, _shape, _windows
 
 
@@ -157,6 +158,3 @@ def avg_pool2d(
     params = _pool_args("avg_pool2d", x, kernel_size, stride, padding)
     del params["dilation"]
     return AvgPool2d.apply(x, count_include_pad=bool(count_include_pad), **params)
-
-
-from ..tensor import Tensor  # noqa: E402

@@ -14,6 +14,8 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from ..function import Function, run_op
+from ..tensor import Tensor, as_operand
+from .shape import reshape
 
 Pair = tuple[int, int]
 
@@ -208,7 +210,3 @@ def col2im(
         )
     windows = reshape(cols, (n, oh, ow, c, *kernel)).transpose(0, 3, 1, 2, 4, 5)
     return Fold.apply(windows, size=(h, w), **params)
-
-
-from ..tensor import Tensor, as_operand  # noqa: E402
-from .shape import reshape  # noqa: E402
