@@ -5,7 +5,10 @@ thread per process, the global batch split over the ranks by `DistributedSampler
   * `1 process`: plain `python`, batch 200 (no MPI; DistributedDataParallel is a no-op);
   * `N ranks`: `mpirun -n N`, batch 200/N each, gradients reduced while backward runs
     (`overlap=True`, the default);
-  * `N ranks, reduce after backward`: the same with `overlap=False`.
+  * `N ranks, reduce after backward`: the same with `overlap=False`;
+  * `N ranks, no communication`: each rank trains its own copy on its share, never reducing or
+    waiting: the best N processes can do on this machine at this moment (a bound, not a
+    training), so that a loaded machine's shortfall is told apart from the communication's.
 Launches are interleaved (round after round) and each launch times several epochs after a
 warm-up; the speedup is the median over rounds of each round's 1-process time over its N-rank
 time. Communication is DistributedDataParallel's `communication_seconds` (copying gradients into
@@ -79,15 +82,18 @@ def worker(args: argparse.Namespace) -> None:
     if args.limit:
         x, t = x[: args.limit], t[: args.limit]
     model = build_model(args.model)
-    ddp = dist.DistributedDataParallel(model, overlap=not args.after_backward)
-    opt = optim.SGD(ddp.parameters(), lr=LR)
+    ddp = None if args.no_communication else dist.DistributedDataParallel(
+        model, overlap=not args.after_backward
+    )
+    net = model if ddp is None else ddp
+    opt = optim.SGD(net.parameters(), lr=LR)
     loss_fn = nn.CrossEntropyLoss()
     data = nn.TensorDataset(x, t)
     sampler = dist.DistributedSampler(data, seed=0, drop_last=True)
     loader = nn.DataLoader(data, GLOBAL_BATCH // world, sampler=sampler, drop_last=True)
 
     def step(xb: np.ndarray, tb: np.ndarray) -> None:
-        loss = loss_fn(ddp(xb), tb)
+        loss = loss_fn(net(xb), tb)
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -99,11 +105,11 @@ def worker(args: argparse.Namespace) -> None:
     epochs, comm = [], []
     for _ in range(args.epochs):
         dist.barrier()
-        start, comm_start = time.perf_counter(), ddp.communication_seconds
+        start, comm_start = time.perf_counter(), communication_seconds(ddp)
         for xb, tb in loader:
             step(xb, tb)
         epochs.append(time.perf_counter() - start)
-        comm.append(ddp.communication_seconds - comm_start)
+        comm.append(communication_seconds(ddp) - comm_start)
     n_params = sum(p.size for p in model.parameters())
     bare = bare_all_reduce(n_params) if world > 1 else 0.0
     if rank == 0:
@@ -111,6 +117,10 @@ def worker(args: argparse.Namespace) -> None:
             "world": world, "epoch_seconds": epochs, "communication_seconds": comm,
             "steps": len(loader), "parameters": n_params, "bare_all_reduce_seconds": bare,
         }), flush=True)
+
+
+def communication_seconds(ddp: dist.DistributedDataParallel | None) -> float:
+    return 0.0 if ddp is None else ddp.communication_seconds
 
 
 def bare_all_reduce(n_params: int, repeats: int = 50) -> float:
@@ -158,14 +168,14 @@ def compute_model(args: argparse.Namespace) -> None:
 
 
 def launch(
-    args: argparse.Namespace, ranks: int, after_backward: bool = False, fit: bool = False
+    args: argparse.Namespace, ranks: int, variant: str = "", fit: bool = False
 ) -> dict[str, Any]:
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
     command = [sys.executable, __file__, "--worker", "--model", args.model,
                "--epochs", str(args.epochs), "--limit", str(args.limit)]
-    if after_backward:
-        command.append("--after-backward")
+    if variant:
+        command.append(f"--{variant}")
     if fit:
         command.append("--compute-model")
     if ranks > 1:
@@ -187,14 +197,15 @@ def load_average() -> str:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     n = args.ranks
     systems = {
-        "1 process": (1, False),
-        f"{n} ranks": (n, False),
-        f"{n} ranks, reduce after backward": (n, True),
+        "1 process": (1, ""),
+        f"{n} ranks": (n, ""),
+        f"{n} ranks, reduce after backward": (n, "after-backward"),
+        f"{n} ranks, no communication (bound)": (n, "no-communication"),
     }
     rounds: list[dict[str, Any]] = []
     load_before = load_average()
     for _ in range(args.rounds):
-        rounds.append({name: launch(args, r, after) for name, (r, after) in systems.items()})
+        rounds.append({name: launch(args, r, variant) for name, (r, variant) in systems.items()})
     load_after = load_average()
 
     def epoch(result: dict[str, Any]) -> float:
@@ -253,6 +264,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="1 round of 1 epoch on 12,000 images")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--after-backward", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--no-communication", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--compute-model", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:

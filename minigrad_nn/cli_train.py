@@ -203,7 +203,8 @@ def run_training(args: argparse.Namespace) -> tuple[Module, History, int]:
             scheduler=scheduler,
             checkpoint=args.checkpoint,
             resume=args.resume,
-            overwrite=args.overwrite,
+            # --overwrite may be about --save alone: fit's flag is only the checkpoint's.
+            overwrite=args.overwrite and args.checkpoint is not None,
             settings=_settings(args, optimizer),
             callbacks=[lambda epoch, _: trained.append(epoch)],
             iters=iters,

@@ -304,6 +304,14 @@ def test_every_output_path_is_checked_before_training(tmp_path, capsys):
     assert "must be different files" in one_line_error(capsys.readouterr().err)
 
 
+def test_overwrite_replaces_a_saved_model_without_a_checkpoint(tmp_path, capsys):
+    model = tmp_path / "model.npz"
+    model.write_bytes(b"an old model")
+    assert main([*QUICK, "--save", str(model), "--overwrite"]) == 0
+    capsys.readouterr()
+    assert set(load(model)) >= {"fc1.weight", "fc1.bias"}
+
+
 def test_a_full_disk_at_the_end_is_one_line_naming_the_users_file(tmp_path, monkeypatch, capsys):
     from minigrad_nn import serialization
 

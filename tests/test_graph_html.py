@@ -168,7 +168,8 @@ def test_every_op_has_a_one_line_rule():
 
 def test_a_new_op_without_a_rule_shows_its_docstring():
     class Twice(Function):
-        """z = 2x.  dz/dx = 2.
+        """z = 2x.
+        dz/dx = 2.
 
         More text that the page does not show."""
 
@@ -185,12 +186,12 @@ def test_a_new_op_without_a_rule_shows_its_docstring():
         def backward(self, grad):
             return (grad,)
 
-    assert rule_of(Twice) == "z = 2x.  dz/dx = 2."
+    assert rule_of(Twice) == "z = 2x. dz/dx = 2."
     assert rule_of(Bare) == "Bare has no documented derivative"
     x = mg.tensor(1.0, requires_grad=True)
     data = page_data(mg.to_html(Twice.apply(x)))
     op = next(n for n in data["nodes"].values() if n["kind"] == "op")
-    assert op["rule"] == "z = 2x.  dz/dx = 2."
+    assert op["rule"] == "z = 2x. dz/dx = 2."
 
 
 def test_to_html_writes_its_file_and_checks_its_input(tmp_path):

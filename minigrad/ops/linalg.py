@@ -3,6 +3,7 @@ each layer as one fused op."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -120,8 +121,10 @@ class Linear(Function):
         x, w = self.saved_tensors
         gx = grad @ w if self.needs_input_grad[0] else None
         gw = None
-        if self.needs_input_grad[1]:  # every batch axis is summed: flatten them into one
-            rows = int(np.prod(x.shape[:-1]))
+        if self.needs_input_grad[1] and x.ndim == 2:
+            gw = grad.T @ x
+        elif self.needs_input_grad[1]:  # every batch axis is summed: flatten them into one
+            rows = math.prod(x.shape[:-1])
             gw = grad.reshape(rows, grad.shape[-1]).T @ x.reshape(rows, x.shape[-1])
         return gx, gw, (grad if self.needs_input_grad[2] else None)
 

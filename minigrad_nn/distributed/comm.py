@@ -154,6 +154,7 @@ def all_reduce(array: Any, op: str = "sum", timeout: float | None = None) -> Any
             buffer /= world.size
         if buffer is not target:
             target[...] = buffer
+        _mark_changed(array)
     if number:
         return target.item()
     return array
@@ -172,6 +173,7 @@ def broadcast(array: Any, root: int = 0, timeout: float | None = None) -> Any:
         wait([world.comm.Ibcast(buffer, root=root)], "broadcast", timeout)
         if buffer is not target:
             target[...] = buffer
+        _mark_changed(array)
     return array
 
 
@@ -323,6 +325,13 @@ def _as_array(value: Any, what: str) -> tuple[np.ndarray, bool]:
     if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
         return np.array(value), True
     raise TypeError(f"{what} takes an ndarray, a Tensor or a number, got {type(value).__name__}")
+
+
+def _mark_changed(value: Any) -> None:
+    """Tell a Tensor its array was written in place (assigning `.data` its own array counts as
+    an in-place change), so a graph that saved it refuses a stale backward."""
+    if isinstance(value, Tensor):
+        value.data = value.data
 
 
 def _picklable(err: Exception) -> Exception:
