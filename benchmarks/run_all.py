@@ -2,11 +2,13 @@
 
 Sections: `grad` (backprop vs numerical gradient), `train` (training throughput against the
 hand-fused NumPy floor, and peak memory), `overhead` (per-op chain against raw NumPy), `optim`
-(optimizer step against raw in-place NumPy). Each prints one markdown table and writes its JSON
+(optimizer step against raw in-place NumPy), `conv` (the book's CNNs' training step against
+PyTorch and a NumPy floor). Each prints one markdown table and writes its JSON
 to benchmarks/results/ (git-ignored) with the machine record; a summary of every target, as a
 ratio to its baseline measured in the same run, comes last.
 
-    python benchmarks/run_all.py [grad|train|overhead|optim ...] [--quick] [--plots] [--threads N]
+    python benchmarks/run_all.py [grad|train|overhead|optim|conv ...] [--quick] [--plots]
+                                 [--threads N]
 
 BLAS (and torch) run on 1 thread unless `--threads` says otherwise (0: as configured).
 
@@ -29,21 +31,23 @@ import numpy as np
 if __package__ in (None, ""):  # run as a script: make `benchmarks.*` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks import bench_numerical_vs_backprop, bench_overhead, bench_train
+from benchmarks import bench_conv, bench_numerical_vs_backprop, bench_overhead, bench_train
 from benchmarks.common import RESULTS_DIR, machine, markdown_table, save_results
 
-SECTIONS = ("grad", "train", "overhead", "optim")
+SECTIONS = ("grad", "train", "overhead", "optim", "conv")
 TITLES = {
     "grad": "Backprop vs numerical gradient",
     "train": "Training throughput: ratio to the hand-fused NumPy floor",
     "overhead": "Per-op overhead: chain of Mul ops, forward + backward, against raw NumPy",
     "optim": "Optimizer step against raw in-place NumPy (784-1000-1000-10 parameters)",
+    "conv": "CNN training step (the book's SimpleConvNet and DeepConvNet) against PyTorch",
 }
 JSON_NAMES = {
     "grad": "numerical_vs_backprop",
     "train": "train",
     "overhead": "overhead",
     "optim": "optim",
+    "conv": "conv",
 }
 
 
@@ -59,6 +63,7 @@ def _section(name: str) -> tuple[Callable[[bool], list[dict]], Callable[[list[di
         "grad": bench_numerical_vs_backprop,
         "train": bench_train,
         "overhead": bench_overhead,
+        "conv": bench_conv,
     }.get(name) or _optim_module()
     table = getattr(module, "table", None) or module.markdown
     return module.run, table
@@ -166,6 +171,9 @@ def targets(results: dict[str, list[dict]]) -> list[tuple[str, str, str, str]]:
             add("per-op chain fwd+bwd, 100x100", r["ratio"], bench_overhead.TARGET)
     for r in results.get("optim", []):
         add(f"optimizer step, {r['optimizer']}", r["ratio"], r.get("target", 1.10))
+    for r in results.get("conv", []):
+        if "ratio" in r:  # against PyTorch, so only where torch is installed
+            add(f"{r['case']}, against PyTorch", r["ratio"], r["target"])
     for r in results.get("grad", []):
         if r["section"] == "check":
             add(

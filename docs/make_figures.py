@@ -1,16 +1,18 @@
-"""Draw the documentation's pictures by running the tutorial.
+"""Draw the documentation's pictures by running the tutorial and the convolutions chapter.
 
     python docs/make_figures.py     # needs matplotlib (for the training curves); no Graphviz
 
-Runs the python blocks of docs/tutorial.md in order, in one namespace and a temporary working
-directory (as tests/test_docs.py does). At each `<!-- figure: NAME = EXPRESSION -->` comment it
-evaluates EXPRESSION in that namespace and writes docs/figures/NAME:
+Runs the python blocks of docs/tutorial.md (then of docs/conv.md) in order, in one namespace and
+a temporary working directory (as tests/test_docs.py does). At each
+`<!-- figure: NAME = EXPRESSION -->` comment it evaluates EXPRESSION in that namespace and writes
+docs/figures/NAME:
 
 * a Tensor: the computational graph that produced it, with `mg.to_svg` (minigrad's own layout,
   the same picture on any machine); tensors without a name are first named after the
   tutorial's variables (and dictionary keys, module parameters) that hold them, so the picture
   uses the names of the code;
-* a History: its training curves, with `History.plot`.
+* a History: its training curves, with `History.plot`;
+* a matplotlib figure: saved as it is.
 
 At each `<!-- page: NAME.png = EXPRESSION -->` comment (a Tensor, or a Tensor and an op name)
 it makes the graph's page with `mg.to_html`, opens it in headless Chromium (the Debian packages
@@ -37,6 +39,7 @@ from typing import Any
 DOCS = Path(__file__).resolve().parent
 ROOT = DOCS.parent
 TUTORIAL = DOCS / "tutorial.md"
+SOURCES = (TUTORIAL, DOCS / "conv.md")
 FIGURES = DOCS / "figures"
 
 # Code fences (```python ... ```) and figure comments, in the order they appear.
@@ -92,6 +95,8 @@ def draw(value: Any, path: Path, namespace: dict[str, Any]) -> None:
         mg.to_svg(value, path)
     elif hasattr(value, "plot"):
         value.plot(path)
+    elif hasattr(value, "savefig"):
+        value.savefig(path, dpi=100)
     else:
         raise TypeError(f"cannot draw {type(value).__name__} as {path.name}")
     print(f"wrote {path.relative_to(ROOT)}")
@@ -147,13 +152,20 @@ def main() -> None:
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(var, "1")  # before NumPy loads: see tests/test_docs.py
     FIGURES.mkdir(exist_ok=True)
+    for source in SOURCES:
+        run(source)
+
+
+def run(source: Path) -> None:
+    """Run one document's blocks in a fresh namespace, drawing its figures as they come."""
     namespace: dict[str, Any] = {"__name__": "__main__"}
+    text = source.read_text(encoding="utf-8")
     with tempfile.TemporaryDirectory() as tmp:
         cwd = Path.cwd()
         os.chdir(tmp)
         browser = None
         try:
-            for piece in PIECE.finditer(TUTORIAL.read_text(encoding="utf-8")):
+            for piece in PIECE.finditer(text):
                 if piece.group("kind") == "page":
                     browser = browser or open_browser(Path(tmp))
                     if browser is not None:
@@ -163,8 +175,8 @@ def main() -> None:
                     value = eval(piece.group("expr"), namespace)
                     draw(value, FIGURES / piece.group("name"), namespace)
                 elif piece.group("lang") == "python":
-                    line = TUTORIAL.read_text(encoding="utf-8")[: piece.start()].count("\n") + 1
-                    code = compile(piece.group("code"), f"{TUTORIAL.name}:{line}", "exec")
+                    line = text[: piece.start()].count("\n") + 1
+                    code = compile(piece.group("code"), f"{source.name}:{line}", "exec")
                     with contextlib.redirect_stdout(io.StringIO()):
                         exec(code, namespace)
         finally:

@@ -29,6 +29,7 @@ from .function import Function
 from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .gradcheck import GradcheckError, gradcheck, numerical_gradient
 from .graph import to_dot, to_html, to_mermaid, to_svg
+from .ops.conv import conv2d, conv2d_weight, conv_transpose2d
 from .ops.elementwise import (
     abs,
     add,
@@ -51,6 +52,7 @@ from .ops.elementwise import (
 )
 from .ops.linalg import affine, dot, linear, matmul, tensordot
 from .ops.nn import cross_entropy, log_softmax, softmax
+from .ops.pool import avg_pool2d, max_pool2d
 from .ops.reduce import argmax, argmin, logsumexp, max, mean, min, sum
 from .ops.shape import (
     broadcast_to,
@@ -67,6 +69,7 @@ from .ops.shape import (
     transpose,
     unsqueeze,
 )
+from .ops.windows import col2im, im2col
 from .random import manual_seed
 
 __all__ = [
@@ -82,10 +85,15 @@ __all__ = [
     "argmax",
     "argmin",
     "astype",
+    "avg_pool2d",
     "broadcast_to",
     "cat",
     "clip",
+    "col2im",
     "concatenate",
+    "conv2d",
+    "conv2d_weight",
+    "conv_transpose2d",
     "cross_entropy",
     "detect_anomaly",
     "div",
@@ -99,6 +107,7 @@ __all__ = [
     "full",
     "grad",
     "gradcheck",
+    "im2col",
     "is_grad_enabled",
     "linear",
     "log",
@@ -107,6 +116,7 @@ __all__ = [
     "manual_seed",
     "matmul",
     "max",
+    "max_pool2d",
     "maximum",
     "mean",
     "min",

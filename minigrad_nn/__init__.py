@@ -11,12 +11,17 @@ from .data import DataLoader, Dataset, TensorDataset
 from .datasets import DatasetError, load_fashion_mnist, load_mnist
 from .layers import (
     Affine,
+    AvgPool2d,
     BatchNorm1d,
+    BatchNorm2d,
+    Conv2d,
+    ConvTranspose2d,
     Dropout,
     Flatten,
     Identity,
     Linear,
     LogSoftmax,
+    MaxPool2d,
     ReLU,
     Sigmoid,
     Softmax,
@@ -29,8 +34,12 @@ from .training import CheckpointError, History, evaluate, fit
 
 __all__ = [
     "Affine",
+    "AvgPool2d",
     "BatchNorm1d",
+    "BatchNorm2d",
     "CheckpointError",
+    "Conv2d",
+    "ConvTranspose2d",
     "CrossEntropyLoss",
     "DataLoader",
     "Dataset",
@@ -43,6 +52,7 @@ __all__ = [
     "LoadResult",
     "LogSoftmax",
     "MSELoss",
+    "MaxPool2d",
     "Module",
     "ModuleList",
     "Parameter",

@@ -1,4 +1,5 @@
-"""`minigrad train`: train an MLP on MNIST or Fashion-MNIST from the command line.
+"""`minigrad train`: train an MLP, or the book's SimpleConvNet / DeepConvNet, on MNIST or
+Fashion-MNIST from the command line.
 
 The run never loses work: every output path is checked before training starts, an existing
 checkpoint or model file is replaced only when the user resumes it or says `--overwrite`, and
@@ -27,7 +28,8 @@ from .cli_common import (
 from .distributed import comm
 from .history import PLOT_HINT, History
 from .losses import CrossEntropyLoss
-from .models import MLP
+from .models import MLP, DeepConvNet, SimpleConvNet
+from .module import Module
 from .serialization import check_writable, save
 from .threads import available_cores, default_threads, limit_threads
 from .training import fit
@@ -44,6 +46,8 @@ OPTIMIZERS: dict[str, tuple[Callable[..., optim.Optimizer], float]] = {
     "adamw": (optim.AdamW, 0.001),
 }
 SCHEDULERS = ("none", "cosine")
+#: --model: the book's convolutional networks take the images as (N, 1, 28, 28).
+CNNS: dict[str, type[Module]] = {"simple-cnn": SimpleConvNet, "deep-cnn": DeepConvNet}
 N_PIXELS, N_CLASSES = 784, 10
 BOOK_ITERS = 10000  # the book's run: iters_num = 10000
 
@@ -68,6 +72,7 @@ examples:
   minigrad train --hidden 100 100 --optimizer adam --epochs 5
   minigrad train --hidden 1024 1024 --dropout 0.2 --optimizer adam --scheduler cosine \\
                  --epochs 20 --save model.npz --plot curves.png
+  minigrad train --model simple-cnn --optimizer adam --epochs 20   # the book's ch. 7 CNN
   minigrad train --epochs 20 --checkpoint run.ckpt  # Ctrl-C, then add --resume to continue
   minigrad train --epochs 30 --checkpoint run.ckpt --resume   # 10 more epochs
 """
@@ -84,6 +89,11 @@ def add_train_parser(commands: Any) -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_common_options(p)
+    p.add_argument("--model", choices=("mlp", *CNNS), default="mlp",
+                   help="mlp: 784-HIDDEN...-10; simple-cnn: the book's SimpleConvNet (chapter 7, "
+                   "conv 30x5x5 - pool - 100 - 10); deep-cnn: its DeepConvNet (chapter 8, six 3x3 "
+                   "convolutions, dropout 0.5). The CNNs ignore --hidden, --activation and "
+                   "--dropout (default: %(default)s)")
     p.add_argument("--dropout", type=probability, default=0.0, metavar="P",
                    help="dropout probability after each activation (default: %(default)s)")
     p.add_argument("--optimizer", choices=tuple(OPTIMIZERS), default="sgd",
@@ -150,8 +160,8 @@ def train(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_training(args: argparse.Namespace) -> tuple[MLP, History, int]:
-    """Load the data, build the MLP and optimizer from `args` and run `fit` (prints its lines);
+def run_training(args: argparse.Namespace) -> tuple[Module, History, int]:
+    """Load the data, build the model and optimizer from `args` and run `fit` (prints its lines);
     returns the model, its history and the number of epochs trained by this call."""
     _check_train_paths(args)
     # Rank 0 first: a download into the cache happens once.
@@ -159,7 +169,11 @@ def run_training(args: argparse.Namespace) -> tuple[MLP, History, int]:
     full_size = len(x_train)
     if args.limit is not None:
         x_train, t_train = x_train[: args.limit], t_train[: args.limit]
-    model = MLP((N_PIXELS, *args.hidden, N_CLASSES), args.activation, args.dropout, args.seed)
+    if args.model in CNNS:  # images stay images: (N, 1, 28, 28)
+        x_train, test = x_train.reshape(-1, 1, 28, 28), (test[0].reshape(-1, 1, 28, 28), test[1])
+        model: Module = CNNS[args.model](seed=args.seed)
+    else:
+        model = MLP((N_PIXELS, *args.hidden, N_CLASSES), args.activation, args.dropout, args.seed)
     optimizer = _optimizer(args, model)
     epochs, iters = _run_length(args, len(x_train), full_size)
     n_epochs = math.ceil(iters / math.ceil(len(x_train) / args.batch_size)) if iters else epochs
@@ -168,7 +182,9 @@ def run_training(args: argparse.Namespace) -> tuple[MLP, History, int]:
         if args.scheduler == "cosine"
         else None
     )
-    threads = args.threads or default_threads(model.sizes, args.batch_size)
+    threads = args.threads or (
+        1 if args.model in CNNS else default_threads(model.sizes, args.batch_size)
+    )
     if comm.get_rank() == 0:
         print(_header(args, model, optimizer, len(x_train), len(test[0]), n_epochs, iters,
                       threads))
@@ -200,7 +216,9 @@ def _settings(args: argparse.Namespace, optimizer: optim.Optimizer) -> dict[str,
     """The flags that decide the run (all but its length and where things go), as the
     checkpoint stores them; the learning rate and weight decay as used."""
     group = optimizer.param_groups[0]
+    model = {"--model": args.model} if args.model != "mlp" else {}  # older checkpoints lack it
     return {
+        **model,
         "--dataset": args.dataset,
         "--limit": args.limit,
         "--hidden": list(args.hidden),
@@ -251,7 +269,7 @@ def _check_train_paths(args: argparse.Namespace) -> None:
         raise ImportError(f"--plot needs matplotlib: {PLOT_HINT}")
 
 
-def _optimizer(args: argparse.Namespace, model: MLP) -> optim.Optimizer:
+def _optimizer(args: argparse.Namespace, model: Module) -> optim.Optimizer:
     cls, default_lr = OPTIMIZERS[args.optimizer]
     options = {} if args.weight_decay is None else {"weight_decay": args.weight_decay}
     return cls(model.parameters(), lr=default_lr if args.lr is None else args.lr, **options)
@@ -259,7 +277,7 @@ def _optimizer(args: argparse.Namespace, model: MLP) -> optim.Optimizer:
 
 def _header(
     args: argparse.Namespace,
-    model: MLP,
+    model: Module,
     optimizer: optim.Optimizer,
     n_train: int,
     n_test: int,
@@ -267,14 +285,17 @@ def _header(
     iters: int | None,
     threads: int,
 ) -> str:
-    sizes = "-".join(str(n) for n in model.sizes)
-    dropout = f", dropout {args.dropout:g}" if args.dropout else ""
+    if args.model in CNNS:
+        sizes, dropout = type(model).__name__, ""
+    else:
+        sizes = "-".join(str(n) for n in model.sizes) + f" {args.activation}"
+        dropout = f", dropout {args.dropout:g}" if args.dropout else ""
     length = f"{iters} iterations = {n_epochs} epochs" if iters else f"{n_epochs} epochs"
     schedule = f" ({args.scheduler})" if args.scheduler != "none" else ""
     ranks = comm.get_world_size()
     on_ranks = f" on {ranks} ranks ({args.batch_size // ranks} each)" if ranks > 1 else ""
     return (
-        f"training {sizes} {args.activation}{dropout} on {args.dataset} ({n_train} train, "
+        f"training {sizes}{dropout} on {args.dataset} ({n_train} train, "
         f"{n_test} test images): {args.optimizer} lr {optimizer.param_groups[0]['lr']:g}"
         f"{schedule}, batch {args.batch_size}{on_ranks}, {length}, seed {args.seed}, "
         f"{threads} thread{'s' if threads > 1 else ''}{' each' if ranks > 1 else ''}"
@@ -298,7 +319,7 @@ def _summary(history: History, trained: int) -> str:
     )
 
 
-def _write_outputs(args: argparse.Namespace, model: MLP, history: History) -> None:
+def _write_outputs(args: argparse.Namespace, model: Module, history: History) -> None:
     if args.save:
         save(dict(model.state_dict()), args.save)
         print(f"saved the model to {args.save}")

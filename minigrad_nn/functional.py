@@ -45,6 +45,16 @@ softmax = mg.softmax
 log_softmax = mg.log_softmax
 cross_entropy = mg.cross_entropy
 
+# -- convolution and pooling: minigrad's ops, under torch.nn.functional's names ------------------
+
+conv2d = mg.conv2d
+conv_transpose2d = mg.conv_transpose2d
+max_pool2d = mg.max_pool2d
+avg_pool2d = mg.avg_pool2d
+im2col = mg.im2col
+col2im = mg.col2im
+pad = mg.pad  # NumPy's pad_width (a pair per axis), not torch.nn.functional.pad's flat tuple
+
 
 # -- losses ------------------------------------------------------------------------------------
 
@@ -120,15 +130,18 @@ def batch_norm(
     momentum: float = 0.1,
     eps: float = 1e-5,
 ) -> Tensor:
-    """y = (x - μ)/√(σ² + eps)·weight + bias per channel (axis 1 of (N, C) or (N, C, L)).
+    """y = (x - μ)/√(σ² + eps)·weight + bias per channel (axis 1 of (N, C), (N, C, L) or
+    (N, C, H, W); the statistics are taken over every axis but the channels').
 
     Training (or no running statistics): μ, σ² are the batch mean and biased variance, and the
     running ones move as r ← (1 - momentum)·r + momentum·s, with the unbiased variance for σ²
     (as PyTorch). Otherwise the running statistics are used. Gradients flow through μ and σ²."""
     x = _tensor(x)
-    if x.ndim not in (2, 3):
-        raise ValueError(f"batch_norm expects input of shape (N, C) or (N, C, L), got {x.shape}")
-    axes = (0,) if x.ndim == 2 else (0, 2)
+    if x.ndim not in (2, 3, 4):
+        raise ValueError(
+            f"batch_norm expects input of shape (N, C), (N, C, L) or (N, C, H, W), got {x.shape}"
+        )
+    axes = (0, *range(2, x.ndim))
     shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
     if training or running_mean is None:
         count = x.size // x.shape[1]
@@ -163,12 +176,19 @@ def _update_running(running: np.ndarray, batch: np.ndarray, momentum: float) -> 
 __all__ = [
     "REDUCTIONS",
     "affine",
+    "avg_pool2d",
     "batch_norm",
+    "col2im",
+    "conv2d",
+    "conv_transpose2d",
     "cross_entropy",
     "dropout",
+    "im2col",
     "linear",
     "log_softmax",
+    "max_pool2d",
     "mse_loss",
+    "pad",
     "relu",
     "sigmoid",
     "softmax",

@@ -19,6 +19,7 @@ if str(ROOT) not in sys.path:
 import minigrad as mg  # noqa: E402
 import minigrad_nn as nn  # noqa: E402
 from benchmarks import (  # noqa: E402
+    bench_conv,
     bench_numerical_vs_backprop,
     bench_optim,
     bench_overhead,
@@ -200,6 +201,7 @@ def tiny_sections(monkeypatch):
             repeats=3,
         ),
         "train": lambda quick: bench_train.run(quick, TINY_CASES[:1], data, use_torch=False),
+        "conv": lambda quick: bench_conv.run(quick, cases=("SimpleConvNet",), repeats=1),
     }
     original = run_all._section
 
@@ -217,7 +219,7 @@ def test_run_all_prints_every_section_and_the_targets(tiny_sections, results_dir
         assert f"## {title}" in out
     assert "## Targets" in out and "CPU:" in out and "NumPy" in out
     assert "per-op chain fwd+bwd, 100x100" in out and "optimizer step, SGD" in out
-    for name in ("numerical_vs_backprop", "train", "overhead", "optim", "run_all"):
+    for name in ("numerical_vs_backprop", "train", "overhead", "optim", "conv", "run_all"):
         record = json.loads((results_dir / f"{name}.json").read_text())
         assert record["machine"]["numpy"] == np.__version__
 
@@ -292,3 +294,17 @@ def test_paired_ratio_is_the_median_of_each_rounds_ratio():
     assert bench_train.paired_ratio([3.0, 10.0, 20.0], [1.0, 10.0, 10.0]) == 2.0
     with pytest.raises(ValueError):
         bench_train.paired_ratio([1.0, 2.0], [1.0])
+
+
+def test_conv_bench_systems_agree_and_a_wrong_one_is_caught():
+    """The CNN benchmark's three systems compute the same step; a floor with a wrong gradient
+    (or a model with other weights) stops the benchmark before anything is timed."""
+    (x_all, t_all), _ = nn.load_mnist(flatten=False)
+    x, t = x_all[:8], t_all[:8]
+    model = bench_conv.SimpleConvNet(seed=0)
+    reference = bench_conv.torch_copy(model) if bench_conv.torch_available() else None
+    floor = bench_conv.from_minigrad(model, np.random.default_rng(0))
+    bench_conv.check_agreement(model, floor, reference, x, t)
+    floor.layers[0].params[0] *= 1.5  # the floor's first filters differ: its loss does too
+    with pytest.raises(AssertionError, match="floor"):
+        bench_conv.check_agreement(model, floor, reference, x, t)

@@ -1,4 +1,5 @@
-"""Layers that behave differently in training and evaluation: `Dropout` and `BatchNorm1d`."""
+"""Layers that behave differently in training and evaluation: `Dropout`, `BatchNorm1d` and
+`BatchNorm2d`."""
 
 from __future__ import annotations
 
@@ -74,12 +75,17 @@ class BatchNorm1d(Module):
             self.running_var.fill(1)
             self.num_batches_tracked.fill(0)
 
+    #: The input shapes accepted, as the number of axes and how the error message spells them.
+    _input_ndims: tuple[int, ...] = (2, 3)
+    _input_text = "(N, {c}) or (N, {c}, L)"
+
     def forward(self, x: Any) -> Tensor:
         shape = np.shape(x.data if isinstance(x, Tensor) else x)
-        if len(shape) not in (2, 3) or shape[1] != self.num_features:
+        if len(shape) not in self._input_ndims or shape[1] != self.num_features:
+            expected = self._input_text.format(c=self.num_features)
             raise ValueError(
-                f"BatchNorm1d({self.num_features}) expects input of shape (N, "
-                f"{self.num_features}) or (N, {self.num_features}, L), got {shape}"
+                f"{type(self).__name__}({self.num_features}) expects input of shape {expected}, "
+                f"got {shape}"
             )
         updating = self.training and self.track_running_stats
         momentum = self.momentum
@@ -104,3 +110,12 @@ class BatchNorm1d(Module):
             f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
             f"affine={self.affine}, track_running_stats={self.track_running_stats}"
         )
+
+
+class BatchNorm2d(BatchNorm1d):
+    """Batch normalisation of images (N, C, H, W), per channel C: the statistics are taken over
+    the batch and every position (N·H·W values per channel); otherwise as `BatchNorm1d`
+    (running statistics in training, used in evaluation; PyTorch's names and defaults)."""
+
+    _input_ndims = (4,)
+    _input_text = "(N, {c}, H, W)"
