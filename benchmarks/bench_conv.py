@@ -125,14 +125,19 @@ def check_agreement(model: nn.Module, floor: Any, reference: Any, x: np.ndarray,
         grads = [p.grad.numpy() for p in reference.parameters()]
         grads = [g.T if g.ndim == 2 else g for g in grads]  # Linear keeps W.T
         systems = {"torch": (out.item(), grads), **systems}
-    expected_loss, expected = next(iter(systems.values()))
+    # The first system is the reference: torch where installed, else the floor. Messages name
+    # both sides, since without torch a disagreement cannot say which of the two is wrong.
+    reference_name, (expected_loss, expected) = next(iter(systems.items()))
     for name, (value, grads) in [("minigrad", (loss.item(), mine)), *systems.items()]:
         if not np.isclose(value, expected_loss, rtol=1e-4):
-            raise AssertionError(f"{name}: loss {value} != {expected_loss}")
+            raise AssertionError(f"{name}: loss {value} != {reference_name}'s {expected_loss}")
         for g, e in zip(grads, expected, strict=True):
             scale = np.abs(e).max() + 1e-12
             if np.abs(g - e).max() > 2e-3 * scale:
-                raise AssertionError(f"{name}: a gradient differs by {np.abs(g - e).max():.3g}")
+                difference = np.abs(g - e).max()
+                raise AssertionError(
+                    f"{name}: a gradient differs from {reference_name}'s by {difference:.3g}"
+                )
     _set_dropout(model, floor, reference, True)
 
 
