@@ -218,7 +218,7 @@ def test_run_all_prints_every_section_and_the_targets(tiny_sections, results_dir
     for title in run_all.TITLES.values():
         assert f"## {title}" in out
     assert "## Targets" in out and "CPU:" in out and "NumPy" in out
-    assert "per-op chain fwd+bwd, 100x100" in out and "optimizer step, SGD" in out
+    assert "per-op chain of adds fwd+bwd, 1x1" in out and "optimizer step, SGD" in out
     for name in ("numerical_vs_backprop", "train", "overhead", "optim", "conv", "run_all"):
         record = json.loads((results_dir / f"{name}.json").read_text())
         assert record["machine"]["numpy"] == np.__version__
