@@ -14,23 +14,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from gradcheck_table import graph_functions
 
 import minigrad as mg
 
 HERE = Path(__file__).name
-
-
-def graph_functions(t: mg.Tensor) -> list[mg.Function]:
-    """Every Function of the graph that produced `t` (iterative walk)."""
-    functions, seen, stack = [], set(), [t]
-    while stack:
-        fn = stack.pop().grad_fn
-        if fn is None or id(fn) in seen:
-            continue
-        seen.add(id(fn))
-        functions.append(fn)
-        stack.extend(x for x in fn.inputs if isinstance(x, mg.Tensor))
-    return functions
 
 
 # -- how gradients flow ---------------------------------------------------------------------------
