@@ -6,24 +6,25 @@ from __future__ import annotations
 import contextlib
 import sys
 from collections.abc import Iterator
-from contextvars import ContextVar
 from typing import Any
 
 import numpy as np
 
-#: Whether ops check their results (read by `Function.apply` and the backward pass).
-anomaly_enabled: ContextVar[bool] = ContextVar("minigrad_detect_anomaly", default=False)
+#: Whether ops check their results (read by `Function.apply` and the backward pass). One switch
+#: for the whole process, as PyTorch's anomaly mode is (grad mode, by contrast, is per thread).
+enabled = False
 
 
 @contextlib.contextmanager
 def detect_anomaly() -> Iterator[None]:
     """Check every op's result for NaN and inf while the block runs. Slow (a check per op): for
     debugging only."""
-    token = anomaly_enabled.set(True)
+    global enabled
+    previous, enabled = enabled, True
     try:
         yield
     finally:
-        anomaly_enabled.reset(token)
+        enabled = previous
 
 
 class AnomalyError(FloatingPointError):

@@ -13,58 +13,20 @@ the engine allocated (a copy of the first gradient, then summed into in place).
 from __future__ import annotations
 
 import heapq
+import itertools
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from .anomaly import anomaly_enabled, check_finite
+from . import anomaly
+from .anomaly import check_finite
 from .function import Function, run_op
 from .grad_mode import grad_enabled
 from .ops.shape import unbroadcast
 from .tensor import Tensor
 
 __all__ = ["Function", "grad", "run_backward", "run_op"]
-
-
-class _GradientBuffer:
-    """Gradients on their way to each tensor during one backward, summed as they arrive, and the
-    order in which the tensors are taken.
-
-    Order: a tensor waits in a heap keyed by its op's depth. Every op is deeper than the ops that
-    made its inputs, so when the deepest waiting tensor is taken, every op that could still add to
-    its gradient has run: taking tensors by decreasing depth is a topological order, found as the
-    gradients arrive (no separate walk of the graph, no recursion). Ties go by arrival, so a
-    backward always sums in the same order."""
-
-    def __init__(self, create_graph: bool, leaves_direct: bool) -> None:
-        self.create_graph = create_graph
-        # A leaf without hooks needs no total before use: its gradients go straight into .grad.
-        self.leaves_direct = leaves_direct
-        self.grads: dict[int, Any] = {}
-        self.waiting: list[tuple[int, int, Tensor]] = []  # a heap of (-depth, arrival, tensor)
-        self.arrivals = 0
-
-    def add(self, tensor: Tensor, grad: Any) -> None:
-        if self.leaves_direct and tensor._creator is None and not tensor._hooks:
-            _accumulate_grad(tensor, grad, self.create_graph)
-            return
-        key = id(tensor)
-        current = self.grads.get(key)
-        if current is None:
-            self.grads[key] = grad
-            depth = tensor._creator.depth if tensor._creator is not None else 0
-            self.arrivals += 1
-            heapq.heappush(self.waiting, (-depth, self.arrivals, tensor))
-        elif self.create_graph:
-            self.grads[key] = current + grad
-        else:  # a new array: neither gradient is ours to write into (NumPy gives 0-d as a scalar)
-            self.grads[key] = np.asarray(current + grad)
-
-    def pop(self) -> tuple[Tensor, Any]:
-        """The deepest waiting tensor and its total gradient."""
-        tensor = heapq.heappop(self.waiting)[2]
-        return tensor, self.grads.pop(id(tensor))
 
 
 def run_backward(
@@ -77,8 +39,16 @@ def run_backward(
     """Propagate gradients from `roots` to every tensor that requires grad.
 
     Without `inputs`, leaves accumulate into `.grad`. With `inputs` (this is `mg.grad`), their
-    gradients are returned instead and no `.grad` is touched."""
-    buffer = _GradientBuffer(create_graph, leaves_direct=inputs is None)
+    gradients are returned instead and no `.grad` is touched.
+
+    Order: a tensor whose gradient is on its way waits in a heap keyed by the depth of the op that
+    made it. Every op is deeper than the ops that made its inputs, so when the deepest waiting
+    tensor is taken, every op that could still add to its gradient has run: taking tensors by
+    decreasing depth is a topological order, found as the gradients arrive (no separate walk of
+    the graph, no recursion). Ties go by arrival, so a backward always sums in the same order."""
+    pending: dict[Tensor, Any] = {}  # the gradient summed so far for each waiting tensor
+    waiting: list[tuple[int, int, Tensor]] = []  # a heap of (-depth, arrival, tensor)
+    arrivals = itertools.count()
     for root, grad in zip(roots, root_grads, strict=True):
         if not root.requires_grad:
             raise RuntimeError(
@@ -86,16 +56,24 @@ def run_backward(
                 "nothing to differentiate (was it computed under no_grad, or only from tensors "
                 "without requires_grad=True?)"
             )
-        buffer.add(root, _root_gradient(root, grad, create_graph))
+        grad = _root_gradient(root, grad, create_graph)
+        if root in pending:  # the same output twice
+            pending[root] = _sum(pending[root], grad, create_graph)
+        else:
+            pending[root] = grad
+            heapq.heappush(waiting, (-_depth(root), next(arrivals), root))
     wanted = {id(t): i for i, t in enumerate(inputs)} if inputs is not None else None
     results: list[Any] = [None] * len(inputs) if inputs is not None else []
-    anomaly = anomaly_enabled.get()
+    # A leaf without hooks needs no total before use: its gradients go straight into .grad.
+    leaves_direct = inputs is None
+    check_anomaly = anomaly.enabled
 
     # Rules run with grad mode set to create_graph: a rule's steps are recorded only then.
     token = grad_enabled.set(create_graph)
     try:
-        while buffer.waiting:
-            tensor, grad = buffer.pop()  # the deepest first
+        while waiting:
+            tensor = heapq.heappop(waiting)[2]  # the deepest first
+            grad = pending.pop(tensor)
             if tensor._hooks:
                 grad = _run_hooks(tensor, grad, create_graph)
             if wanted is not None:
@@ -104,13 +82,45 @@ def run_backward(
             elif tensor._creator is None or tensor._retains_grad:
                 _accumulate_grad(tensor, grad, create_graph)
             fn = tensor._creator
-            if fn is not None:
-                _backward_one(fn, tensor, grad, buffer, create_graph, anomaly)
-                if not retain_graph:
-                    fn.release()
+            if fn is None:
+                continue
+            input_grads = _run_rule(fn, tensor, grad, create_graph)  # one per input, checked
+            for x, needed, g in zip(fn.inputs, fn.needs_input_grad, input_grads, strict=False):
+                if not needed or g is None:
+                    continue
+                # Each gradient gets exactly its input's shape and dtype (and is a Tensor under
+                # create_graph); the check is cheap, the fix (_fit_to_input) rarely needed.
+                if create_graph or type(g) is not np.ndarray or g.shape != x._data.shape or (
+                    g.dtype is not x._data.dtype  # NumPy shares one object per dtype; else a fix
+                ):
+                    g = _fit_to_input(fn, g, x, create_graph)
+                if check_anomaly:
+                    check_finite(fn.name, fn.call_site, g, "backward")
+                # Deliver g: into a leaf's .grad at once, or to the total of a waiting tensor.
+                creator = x._creator
+                if creator is None and leaves_direct and not x._hooks:
+                    _accumulate_grad(x, g, create_graph)
+                elif x in pending:  # a new array: neither gradient is ours to write into
+                    pending[x] = _sum(pending[x], g, create_graph)
+                else:
+                    pending[x] = g
+                    depth = 0 if creator is None else creator.depth
+                    heapq.heappush(waiting, (-depth, next(arrivals), x))
+            if not retain_graph:
+                fn.release()
     finally:
         grad_enabled.reset(token)
     return results if inputs is not None else None
+
+
+def _depth(tensor: Tensor) -> int:
+    """The depth of the op that made `tensor` (0 for a leaf)."""
+    return 0 if tensor._creator is None else tensor._creator.depth
+
+
+def _sum(total: Any, grad: Any, create_graph: bool) -> Any:
+    """total + grad as a new array (NumPy gives 0-d results as scalars), or in the graph."""
+    return total + grad if create_graph else np.asarray(total + grad)
 
 
 def _root_gradient(root: Tensor, grad: Any, create_graph: bool) -> Any:
@@ -135,15 +145,9 @@ def _root_gradient(root: Tensor, grad: Any, create_graph: bool) -> Any:
     return grad if grad.dtype == root.dtype else grad.astype(root.dtype)
 
 
-def _backward_one(
-    fn: Function,
-    output: Tensor,
-    grad: Any,
-    buffer: _GradientBuffer,
-    create_graph: bool,
-    anomaly: bool,
-) -> None:
-    """Call one Function's backward and hand each input's gradient to the buffer."""
+def _run_rule(fn: Function, output: Tensor, grad: Any, create_graph: bool) -> Sequence[Any]:
+    """Call `fn.backward(grad)` after checking that what it saved is still there and unchanged;
+    its gradients, one per input."""
     if fn._saved is None:
         fn.saved_tensors  # noqa: B018 -- raises the "backward a second time" error
     for counter, version, array in fn._watched:
@@ -162,32 +166,25 @@ def _backward_one(
             fn._output = None
     else:
         input_grads = fn.backward(grad)
-    if not isinstance(input_grads, tuple | list) or len(input_grads) != len(fn.inputs):
+    if not isinstance(input_grads, (tuple, list)) or len(input_grads) != len(fn.inputs):
         raise RuntimeError(
             f"{fn.name}.backward must return a tuple of {len(fn.inputs)} gradient(s), one per "
             f"input of forward (None where there is none), not {type(input_grads).__name__} "
             f"{input_grads!r:.60}"
         )
-    for x, needed, g in zip(fn.inputs, fn.needs_input_grad, input_grads, strict=True):
-        if not needed or g is None:
-            continue
-        if create_graph and not isinstance(g, Tensor):
-            raise RuntimeError(
-                f"{fn.name}.backward returned a {type(g).__name__}, not a Tensor, under "
-                "create_graph=True: one of its steps ran outside minigrad (np.asarray, .data, or "
-                "a function of ndarrays only), so the gradient of this gradient would be lost. "
-                "Write the rule with operators, Tensor methods, the NumPy functions minigrad "
-                "dispatches, or run_op; return None for a zero gradient"
-            )
-        if type(g) is not np.ndarray or g.shape != x._data.shape or g.dtype != x._data.dtype:
-            g = _fit_to_input(fn, g, x)
-        if anomaly:
-            check_finite(fn.name, fn.call_site, g, "backward")
-        buffer.add(x, g)
+    return input_grads
 
 
-def _fit_to_input(fn: Function, grad: Any, x: Tensor) -> Any:
+def _fit_to_input(fn: Function, grad: Any, x: Tensor, create_graph: bool) -> Any:
     """Bring an input's gradient to exactly the input's shape and dtype (see `unbroadcast`)."""
+    if create_graph and not isinstance(grad, Tensor):
+        raise RuntimeError(
+            f"{fn.name}.backward returned a {type(grad).__name__}, not a Tensor, under "
+            "create_graph=True: one of its steps ran outside minigrad (np.asarray, .data, or "
+            "a function of ndarrays only), so the gradient of this gradient would be lost. "
+            "Write the rule with operators, Tensor methods, the NumPy functions minigrad "
+            "dispatches, or run_op; return None for a zero gradient"
+        )
     if type(grad) is not np.ndarray and not isinstance(grad, Tensor):
         grad = np.asarray(grad)  # NumPy returns scalars from 0-d arithmetic
     shape, dtype = x._data.shape, x._data.dtype

@@ -19,7 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from .anomaly import anomaly_enabled, check_finite, user_call_site
+from . import anomaly
+from .anomaly import check_finite, user_call_site
 from .grad_mode import grad_enabled
 from .tensor import Tensor, VersionCounter, as_operand
 
@@ -37,19 +38,32 @@ class Function:
     #: Binary ops whose inputs broadcast: the engine sums their gradients back to the input shapes.
     broadcasting = False
 
-    # Set by `apply` when the op is recorded in a graph (class-level defaults cost no __init__).
-    inputs: tuple[Any, ...] = ()
-    needs_input_grad: Sequence[bool] = ()
-    _arrays: Sequence[Any] = ()  # what forward received, one object per input
-    _saved: tuple[Any, ...] | None = ()  # None once released by a backward pass
-    #: (version counter, its value at forward, array) for each saved array that belongs to a
-    #: Tensor: a write into it afterwards changes the counter, and backward refuses to run.
-    _watched: tuple[tuple[VersionCounter, int, np.ndarray], ...] = ()
-    _output: Tensor | None = None  # the output Tensor, while a create_graph backward runs
-    #: 1 + the largest depth among the ops that made the inputs (0 for a graph's leaves): an op is
-    #: always deeper than every op before it in the graph, which is what orders the backward pass.
-    depth = 0
-    call_site = ""  # file:line of the user code that called the op (under detect_anomaly)
+    # The engine's own attributes are slots, read and written on every op; a subclass keeps its
+    # constants (masks, shapes, axes) in its instance dict as usual.
+    __slots__ = (
+        "_arrays",
+        "_output",
+        "_saved",
+        "_watched",
+        "depth",
+        "inputs",
+        "needs_input_grad",
+    )
+    call_site = ""  # file:line of the user code that called the op (set under detect_anomaly)
+
+    def __init__(self) -> None:
+        # What `apply` records when the op joins a graph (left empty otherwise):
+        self.inputs: tuple[Any, ...] = ()  # what forward was called with: Tensors and constants
+        self.needs_input_grad: Sequence[bool] = ()
+        self._arrays: Sequence[Any] = ()  # what forward received, one per input (if it saved any)
+        #: 1 + the largest depth among the ops that made the inputs (0 for a graph's leaves): an
+        #: op is always deeper than every op before it, which is what orders the backward pass.
+        self.depth = 0
+        self._saved: tuple[Any, ...] | None = ()  # what forward saved; None once released
+        #: (version counter, its value at forward, array) for each saved array that belongs to a
+        #: Tensor: a write into it afterwards changes the counter, and backward refuses to run.
+        self._watched: tuple[tuple[VersionCounter, int, np.ndarray], ...] = ()
+        self._output: Tensor | None = None  # the output Tensor, while a create_graph backward runs
 
     @property
     def name(self) -> str:
@@ -70,13 +84,14 @@ class Function:
                     if earlier is data:  # own object, so that a saved array names its input
                         data = data.view()
                         break
-                arrays.append(data)
                 needs_input_grad.append(x._requires_grad)
-                if x._creator is not None and x._creator.depth > depth:
-                    depth = x._creator.depth
+                creator = x._creator
+                if creator is not None and creator.depth > depth:
+                    depth = creator.depth
             else:  # a constant: ndarray, Python or NumPy scalar, list
-                arrays.append(x if type(x) is np.ndarray else as_operand(x))
+                data = x if type(x) is np.ndarray else as_operand(x)
                 needs_input_grad.append(False)
+            arrays.append(data)
         fn = cls()
         try:
             out = fn.forward(*arrays, **params)
@@ -87,22 +102,23 @@ class Function:
             # A saved output must stay the output's own array, to be found under create_graph.
             if fn._saved and any(a is scalar for a in fn._saved):
                 fn._saved = tuple(out if a is scalar else a for a in fn._saved)
-        if anomaly_enabled.get():
+        if anomaly.enabled:
             fn.call_site = user_call_site()
             check_finite(fn.name, fn.call_site, out, "forward")
-        # An integer or bool result (a cast, an index) has no gradient, as in PyTorch.
-        requires_grad = True in needs_input_grad and grad_enabled.get() and out.dtype.kind in "fc"
-        result = Tensor._make(out, requires_grad)
+        result = _make_tensor(out, False)
         if out.base is not None:  # a view (reshape, transpose, a slice): one memory, one counter
             _share_versions(result, inputs)
-        if requires_grad:
+        # Record the op when an input requires grad in grad mode, unless the result is an
+        # integer or bool (a cast, an index): those have no gradient, as in PyTorch.
+        if True in needs_input_grad and grad_enabled.get() and out.dtype.kind in "fc":
+            result._requires_grad = True
+            result._creator = fn
             fn.inputs = inputs
             fn.needs_input_grad = needs_input_grad
-            fn._arrays = arrays
             fn.depth = depth + 1
-            if fn._saved:
+            if fn._saved:  # the arrays tell which input (or the output) a saved array is
+                fn._arrays = arrays
                 fn._watched = _watch(fn._saved, inputs, arrays, result)
-            result._creator = fn
         return result
 
     def forward(self, *arrays: Any, **params: Any) -> np.ndarray:
@@ -145,6 +161,9 @@ class Function:
         """Free the saved arrays; a later backward through this node raises."""
         self._saved = None
         self._watched = ()
+
+
+_make_tensor = Tensor._make  # the hot path of every op, looked up once
 
 
 def _share_versions(result: Tensor, inputs: Sequence[Any]) -> None:
