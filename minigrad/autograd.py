@@ -106,6 +106,7 @@ def run_backward(
                     pending[x] = g
                     depth = 0 if creator is None else creator.depth
                     heapq.heappush(waiting, (-depth, next(arrivals), x))
+            input_grads = g = None  # freed before the next rule runs: peak memory
             if not retain_graph:
                 fn.release()
     finally:

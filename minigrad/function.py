@@ -182,22 +182,29 @@ def _watch(
     or the output), each with its value now: backward compares them to detect a write since."""
     watched = []
     for item in saved:
-        if type(item) is not np.ndarray:
-            continue
-        owner = None
-        if item is result._data:
-            owner = result
-        else:
-            for x, data in zip(inputs, arrays, strict=True):
-                if isinstance(x, Tensor) and (
-                    data is item or (item.base is not None and np.may_share_memory(item, data))
-                ):
-                    owner = x
-                    break
-        if owner is not None:
-            counter = owner._shared_version_counter()
-            watched.append((counter, counter.value, item))
+        if type(item) is np.ndarray:
+            owner = _owner(item, inputs, arrays, result)
+            if owner is not None:
+                counter = owner._shared_version_counter()
+                watched.append((counter, counter.value, item))
     return tuple(watched)
+
+
+def _owner(
+    item: np.ndarray, inputs: Sequence[Any], arrays: Sequence[Any], result: Tensor
+) -> Tensor | None:
+    """The Tensor whose memory a saved array is: the output, an input, or an input that the
+    array is a view of (`x.T` saved by forward); None for a constant."""
+    if item is result._data:
+        return result
+    for x, data in zip(inputs, arrays, strict=False):  # one array per input
+        if data is item:
+            return x if isinstance(x, Tensor) else None
+    if item.base is not None:
+        for x, data in zip(inputs, arrays, strict=False):
+            if isinstance(x, Tensor) and np.may_share_memory(item, data):
+                return x
+    return None
 
 
 def run_op(op: type[Function], *args: Any, **params: Any) -> Any:

@@ -608,6 +608,35 @@ def test_item_assignment_on_a_tensor_requiring_grad_raises_in_grad_mode():
 # -- memory ----------------------------------------------------------------------------------------
 
 
+def test_a_rules_gradients_are_freed_before_the_next_rule_runs():
+    """A leaf's gradient is copied into .grad; the array its rule returned must not stay alive
+    while the next rule runs (it would raise the peak memory of a backward by a layer's
+    gradients)."""
+    returned: list[weakref.ref] = []
+
+    class Scale(mg.Function):
+        def forward(self, x, w):
+            return x * w
+
+        def backward(self, grad):
+            gw = grad * 1.0
+            returned.append(weakref.ref(gw))
+            return grad, gw
+
+    class Check(mg.Function):
+        def forward(self, x):
+            return x.copy()
+
+        def backward(self, grad):
+            assert returned and returned[0]() is None, "the engine still holds Scale's gradient"
+            return (grad,)
+
+    x = mg.Tensor(np.ones(3), requires_grad=True)
+    w = mg.Tensor(np.ones(3), requires_grad=True)
+    Scale.apply(Check.apply(x), w).sum().backward()
+    np.testing.assert_array_equal(w.grad.data, np.ones(3))
+
+
 def test_training_steps_do_not_accumulate_memory():
     rng = np.random.default_rng(0)
     params = [

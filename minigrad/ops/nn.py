@@ -74,7 +74,9 @@ class CrossEntropy(Function):
     softmax(x)·Σt - t)."""
 
     def forward(self, x: np.ndarray, target: np.ndarray, reduction: str) -> np.ndarray:
-        shifted, _, total = _shifted_exp(x, -1)
+        shifted, e, total = _shifted_exp(x, -1)
+        e /= total
+        self.probs = e  # softmax(x), for backward in plain mode
         log_total = np.log(total)  # ln softmax(x) = shifted - log_total
         if target.dtype.kind == "f":
             losses = (target * (log_total - shifted)).sum(axis=-1)
@@ -95,7 +97,9 @@ class CrossEntropy(Function):
             scale = grad if self.reduction == "sum" else grad.reshape((x.shape[0], 1))
         gx = gt = None
         if self.needs_input_grad[0]:
-            probs = run_op(Softmax, x, axis=-1)
+            # Forward's softmax(x) serves in plain mode; under create_graph it is computed again
+            # as an op on x, so that the gradient of this gradient flows through it.
+            probs = self.probs if isinstance(x, np.ndarray) else run_op(Softmax, x, axis=-1)
             if target.dtype.kind == "f":  # softmax(x)·Σt - t: the book's softmax(x) - t if Σt = 1
                 residual = probs * target.sum(axis=-1, keepdims=True) - target
             else:
