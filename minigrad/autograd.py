@@ -85,7 +85,9 @@ def run_backward(
             if fn is None:
                 continue
             input_grads = _run_rule(fn, tensor, grad, create_graph)  # one per input, checked
-            for x, needed, g in zip(fn.inputs, fn.needs_input_grad, input_grads, strict=False):
+            # (zip without strict=: lengths are checked by _run_rule, and a keyword would make
+            # this call a slow one on every op)
+            for x, needed, g in zip(fn.inputs, fn.needs_input_grad, input_grads):  # noqa: B905
                 if not needed or g is None:
                     continue
                 # Each gradient gets exactly its input's shape and dtype (and is a Tensor under
