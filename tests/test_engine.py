@@ -555,6 +555,26 @@ def test_detect_anomaly_is_restored_and_quiet_on_finite_values():
         mg.tensor([0.0]).log()  # -inf, but anomaly mode is off again
 
 
+def test_detect_anomaly_is_one_switch_for_every_thread():
+    """As PyTorch's anomaly mode: while it is on, ops in other threads are checked too."""
+    errors: list[Exception] = []
+
+    def work() -> None:
+        try:
+            with np.errstate(divide="ignore"):
+                mg.tensor([0.0], requires_grad=True).log()
+        except mg.AnomalyError as error:
+            errors.append(error)
+
+    with mg.detect_anomaly():
+        thread = threading.Thread(target=work)
+        thread.start()
+        thread.join()
+    assert len(errors) == 1 and "Log" in str(errors[0])
+    work()  # off again
+    assert len(errors) == 1
+
+
 # -- in-place changes ------------------------------------------------------------------------------
 
 
