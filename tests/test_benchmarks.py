@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -308,3 +309,22 @@ def test_conv_bench_systems_agree_and_a_wrong_one_is_caught():
     floor.layers[0].params[0] *= 1.5  # the floor's first filters differ: its loss does too
     with pytest.raises(AssertionError, match="floor"):
         bench_conv.check_agreement(model, floor, reference, x, t)
+
+
+def test_instructions_per_link_is_the_slope_between_two_runs(monkeypatch):
+    """benchmarks/instructions.py: imports and warm-up cancel between the FEW and MANY runs."""
+    from benchmarks import instructions
+
+    def fake(name: str, chains: int) -> int:  # 1e6 of start-up, then 5000 per link
+        return 1_000_000 + chains * instructions.LINKS * 5_000
+
+    monkeypatch.setattr(instructions, "instructions", fake)
+    assert instructions.per_link("minigrad") == 5_000
+
+
+@pytest.mark.skipif(shutil.which("valgrind") is None, reason="valgrind is not installed")
+def test_instruction_count_runs_the_chain_under_valgrind(monkeypatch):
+    from benchmarks import instructions
+
+    monkeypatch.setattr(instructions, "LINKS", 5)
+    assert instructions.instructions("minigrad", 1) > 1e6  # and the count was found
