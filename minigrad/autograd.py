@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from numpy import ndarray
 
 from . import anomaly
 from .anomaly import check_finite
@@ -92,7 +93,7 @@ def run_backward(
                     continue
                 # Each gradient gets exactly its input's shape and dtype (and is a Tensor under
                 # create_graph); the check is cheap, the fix (_fit_to_input) rarely needed.
-                if create_graph or type(g) is not np.ndarray or g.shape != x._data.shape or (
+                if create_graph or type(g) is not ndarray or g.shape != x._data.shape or (
                     g.dtype is not x._data.dtype  # NumPy shares one object per dtype; else a fix
                 ):
                     g = _fit_to_input(fn, g, x, create_graph)

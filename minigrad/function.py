@@ -18,10 +18,10 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from numpy import ndarray
 
-from . import anomaly
+from . import anomaly, grad_mode
 from .anomaly import check_finite, user_call_site
-from .grad_mode import grad_enabled
 from .tensor import Tensor, VersionCounter, as_operand
 
 
@@ -38,17 +38,6 @@ class Function:
     #: Binary ops whose inputs broadcast: the engine sums their gradients back to the input shapes.
     broadcasting = False
 
-    # The engine's own attributes are slots, read and written on every op; a subclass keeps its
-    # constants (masks, shapes, axes) in its instance dict as usual.
-    __slots__ = (
-        "_arrays",
-        "_output",
-        "_saved",
-        "_watched",
-        "depth",
-        "inputs",
-        "needs_input_grad",
-    )
     call_site = ""  # file:line of the user code that called the op (set under detect_anomaly)
 
     def __init__(self) -> None:
@@ -89,7 +78,7 @@ class Function:
                 if creator is not None and creator.depth > depth:
                     depth = creator.depth
             else:  # a constant: ndarray, Python or NumPy scalar, list
-                data = x if type(x) is np.ndarray else as_operand(x)
+                data = x if type(x) is ndarray else as_operand(x)
                 needs_input_grad.append(False)
             arrays.append(data)
         fn = cls()
@@ -97,11 +86,8 @@ class Function:
             out = fn.forward(*arrays, **params)
         except ValueError as error:  # name the op: "matmul: shapes ..."
             raise ValueError(f"{fn.name.lower()}: {error}") from error
-        if type(out) is not np.ndarray:  # NumPy returns scalars from 0-d operations
-            scalar, out = out, np.asarray(out)
-            # A saved output must stay the output's own array, to be found under create_graph.
-            if fn._saved and any(a is scalar for a in fn._saved):
-                fn._saved = tuple(out if a is scalar else a for a in fn._saved)
+        if type(out) is not ndarray:  # NumPy returns scalars from 0-d operations
+            out = _scalar_as_array(fn, out)
         if anomaly.enabled:
             fn.call_site = user_call_site()
             check_finite(fn.name, fn.call_site, out, "forward")
@@ -110,7 +96,7 @@ class Function:
             _share_versions(result, inputs)
         # Record the op when an input requires grad in grad mode, unless the result is an
         # integer or bool (a cast, an index): those have no gradient, as in PyTorch.
-        if True in needs_input_grad and grad_enabled.get() and out.dtype.kind in "fc":
+        if True in needs_input_grad and grad_mode.grad_enabled.get() and out.dtype.kind in "fc":
             result._requires_grad = True
             result._creator = fn
             fn.inputs = inputs
@@ -164,6 +150,15 @@ class Function:
 
 
 _make_tensor = Tensor._make  # the hot path of every op, looked up once
+
+
+def _scalar_as_array(fn: Function, scalar: Any) -> ndarray:
+    """A 0-d array for the scalar forward returned; if forward saved the scalar (its output),
+    it saves the array instead, so that the saved output is found under create_graph."""
+    out = np.asarray(scalar)
+    if fn._saved and any(a is scalar for a in fn._saved):
+        fn._saved = tuple(out if a is scalar else a for a in fn._saved)
+    return out
 
 
 def _share_versions(result: Tensor, inputs: Sequence[Any]) -> None:
