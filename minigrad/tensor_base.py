@@ -8,8 +8,9 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from numpy import generic
 
-from .grad_mode import grad_enabled
+from . import grad_mode
 
 if TYPE_CHECKING:
     from .function import Function
@@ -333,7 +334,7 @@ class TensorBase:
         at, and a computed tensor's old values may be what its graph needs. Changing a constant
         with a value that requires grad would need the change recorded, which minigrad does not
         do. Inside `no_grad` anything goes (the optimizer's update: `p -= lr * p.grad`)."""
-        if not grad_enabled.get():
+        if not grad_mode.grad_enabled.get():
             return
         if self._requires_grad:
             if self._creator is None:
@@ -360,9 +361,9 @@ def as_operand(x: Any) -> Any:
     Python scalar (so it never changes the result's dtype); a list as a float32 array."""
     if isinstance(x, TensorBase):
         return x._data
-    if isinstance(x, np.generic):
+    if isinstance(x, generic):  # a NumPy scalar
         return x.item()
-    if isinstance(x, list | tuple):
+    if isinstance(x, (list, tuple)):
         return as_array(x)
     return x
 
