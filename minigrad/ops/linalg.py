@@ -73,12 +73,7 @@ class Affine(Function):
         if x.shape[-1] != w.shape[0]:
             raise ValueError(_not_aligned(x.shape, w.shape))
         self.save_for_backward(x, w)
-        out = x @ w
-        if type(b) is np.ndarray and b.ndim <= 1 and b.dtype == out.dtype:
-            out += b  # cannot change out's shape or dtype: safe in place
-        else:
-            out = out + b
-        return out
+        return _add_bias(x @ w, b)
 
     def backward(self, grad: Any) -> tuple[Any, Any, Any]:
         x, w = self.saved_tensors
@@ -110,12 +105,7 @@ class Linear(Function):
         if x.shape[-1] != w.shape[1]:
             raise ValueError(_not_linear(x.shape, w.shape))
         self.save_for_backward(x, w)
-        out = x @ w.T
-        if type(b) is np.ndarray and b.ndim <= 1 and b.dtype == out.dtype:
-            out += b  # cannot change out's shape or dtype: safe in place
-        else:
-            out = out + b
-        return out
+        return _add_bias(x @ w.T, b)
 
     def backward(self, grad: Any) -> tuple[Any, Any, Any]:
         x, w = self.saved_tensors
@@ -139,6 +129,14 @@ def linear(x: Any, weight: Any, bias: Any = None) -> Tensor:
         raise ValueError(f"linear: {_not_linear(x_shape, w_shape)}")
     out = matmul(x, transpose(weight))
     return out if bias is None else out + bias
+
+
+def _add_bias(out: np.ndarray, b: Any) -> np.ndarray:
+    """out + b, in place into the fresh product when that cannot change its shape or dtype."""
+    if type(b) is np.ndarray and b.ndim <= 1 and b.dtype == out.dtype:
+        out += b
+        return out
+    return out + b
 
 
 def _ndim(operand: Any) -> int:
