@@ -20,10 +20,11 @@ from typing import Any
 import numpy as np
 from numpy import ndarray
 
-from . import anomaly
+from . import anomaly, hooks
 from .anomaly import check_finite
 from .function import Function, run_op
 from .grad_mode import grad_enabled
+from .hooks import PostAccumulateHooks, run_tensor_hooks
 from .ops.shape import unbroadcast
 from .tensor import Tensor
 
@@ -68,6 +69,10 @@ def run_backward(
     # A leaf without hooks needs no total before use: its gradients go straight into .grad.
     leaves_direct = inputs is None
     check_anomaly = anomaly.enabled
+    # Leaves with post-accumulate hooks: each runs them once its .grad is complete.
+    post = None
+    if leaves_direct and hooks.post_accumulate_registered:
+        post = PostAccumulateHooks(roots)
 
     # Rules run with grad mode set to create_graph: a rule's steps are recorded only then.
     token = grad_enabled.set(create_graph)
@@ -76,12 +81,15 @@ def run_backward(
             tensor = heapq.heappop(waiting)[2]  # the deepest first
             grad = pending.pop(tensor)
             if tensor._hooks:
-                grad = _run_hooks(tensor, grad, create_graph)
+                grad = run_tensor_hooks(tensor, grad, create_graph)
             if wanted is not None:
                 if id(tensor) in wanted:
                     results[wanted[id(tensor)]] = grad if create_graph else _copy(grad)
             elif tensor._creator is None or tensor._retains_grad:
                 _accumulate_grad(tensor, grad, create_graph)
+                if tensor._creator is None and tensor._post_accumulate_hooks:
+                    post = post or PostAccumulateHooks(())
+                    post.delivered(tensor)  # a root, or a leaf with register_hook
             fn = tensor._creator
             if fn is None:
                 continue
@@ -89,7 +97,11 @@ def run_backward(
             # (zip without strict=: lengths are checked by _run_rule, and a keyword would make
             # this call a slow one on every op)
             for x, needed, g in zip(fn.inputs, fn.needs_input_grad, input_grads):  # noqa: B905
-                if not needed or g is None:
+                if not needed:
+                    continue
+                if g is None:
+                    if post is not None and x._post_accumulate_hooks:
+                        post.delivered(x, got_gradient=False)
                     continue
                 # Each gradient gets exactly its input's shape and dtype (and is a Tensor under
                 # create_graph); the check is cheap, the fix (_fit_to_input) rarely needed.
@@ -103,6 +115,9 @@ def run_backward(
                 creator = x._creator
                 if creator is None and leaves_direct and not x._hooks:
                     _accumulate_grad(x, g, create_graph)
+                    if x._post_accumulate_hooks:
+                        post = post or PostAccumulateHooks(())
+                        post.delivered(x)
                 elif x in pending:  # a new array: neither gradient is ours to write into
                     pending[x] = _sum(pending[x], g, create_graph)
                 else:
@@ -112,6 +127,8 @@ def run_backward(
             input_grads = g = None  # freed before the next rule runs: peak memory
             if not retain_graph:
                 fn.release()
+        if post is not None:
+            post.finish()
     finally:
         grad_enabled.reset(token)
     return results if inputs is not None else None
@@ -203,25 +220,6 @@ def _fit_to_input(fn: Function, grad: Any, x: Tensor, create_graph: bool) -> Any
             grad = np.asarray(grad)
     if grad.dtype != dtype:
         grad = grad.astype(dtype)
-    return grad
-
-
-def _run_hooks(tensor: Tensor, grad: Any, create_graph: bool) -> Any:
-    """Let each hook see (and optionally replace) the gradient flowing into `tensor`."""
-    for hook in tensor._hooks:
-        replaced = hook(grad if create_graph else Tensor(grad))
-        if replaced is None:
-            continue
-        if create_graph:
-            replaced = replaced if isinstance(replaced, Tensor) else Tensor(replaced)
-        else:
-            replaced = np.asarray(replaced._data if isinstance(replaced, Tensor) else replaced)
-        if replaced.shape != tensor.shape:
-            raise RuntimeError(
-                f"a hook returned a gradient of shape {replaced.shape} for a tensor of shape "
-                f"{tensor.shape}"
-            )
-        grad = replaced if replaced.dtype == tensor.dtype else replaced.astype(tensor.dtype)
     return grad
 
 

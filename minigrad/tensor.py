@@ -79,6 +79,24 @@ class Tensor(TensorBase):
         self._hooks.append(hook)
         return _HookHandle(self._hooks, hook)
 
+    def register_post_accumulate_grad_hook(self, hook: Callable[[Tensor], None]) -> _HookHandle:
+        """Call `hook(self)` once per backward, as soon as this leaf's `.grad` holds the whole
+        gradient of that backward (PyTorch's spelling; DistributedDataParallel starts a bucket's
+        reduction from it while backward goes on). The hook returns None; it may read and
+        modify `self.grad` in place. Returns a handle whose `remove()` unregisters the hook."""
+        if not self._requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that does not require grad")
+        if self._creator is not None:
+            raise RuntimeError(
+                "post accumulate grad hooks cannot be registered on non-leaf tensors (only a "
+                "leaf accumulates into .grad); use register_hook to see a non-leaf's gradient"
+            )
+        if not isinstance(self._post_accumulate_hooks, list):
+            self._post_accumulate_hooks = []
+        self._post_accumulate_hooks.append(hook)
+        hooks.post_accumulate_registered += 1
+        return _HookHandle(self._post_accumulate_hooks, hook, counted=True)
+
     @property
     def T(self) -> Tensor:
         """All axes reversed (the matrix transpose for 2-D)."""
@@ -268,14 +286,17 @@ class Tensor(TensorBase):
 
 
 class _HookHandle:
-    """Returned by `register_hook`; `remove()` unregisters the hook."""
+    """Returned by `register_hook` and `register_post_accumulate_grad_hook`; `remove()`
+    unregisters the hook (a post-accumulate hook is `counted` in `hooks`)."""
 
-    def __init__(self, hooks: list[Any], hook: Any) -> None:
-        self._hooks, self._hook = hooks, hook
+    def __init__(self, registered: list[Any], hook: Any, counted: bool = False) -> None:
+        self._hooks, self._hook, self._counted = registered, hook, counted
 
     def remove(self) -> None:
         if self._hook in self._hooks:
             self._hooks.remove(self._hook)
+            if self._counted:
+                hooks.post_accumulate_registered -= 1
 
 
 def _compare(ufunc: np.ufunc, x: Any, y: Any) -> Tensor:
@@ -283,7 +304,7 @@ def _compare(ufunc: np.ufunc, x: Any, y: Any) -> Tensor:
 
 
 # and `backward` the engine, which all make Tensors. They are imported once Tensor exists.
-from . import numpy_protocol  # noqa: E402
+from . import hooks, numpy_protocol  # noqa: E402
 from .autograd import run_backward  # noqa: E402
 from .ops import elementwise, linalg, reduce  # noqa: E402
 from .ops import shape as shape_ops  # noqa: E402

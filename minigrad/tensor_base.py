@@ -57,6 +57,7 @@ class TensorBase:
         "_creator",
         "_data",
         "_hooks",
+        "_post_accumulate_hooks",
         "_requires_grad",
         "_retains_grad",
         "_version_counter",
@@ -80,6 +81,7 @@ class TensorBase:
             self._version_counter = data._shared_version_counter()
         self._retains_grad = False
         self._hooks: tuple[Callable[[Tensor], Any], ...] | list[Callable[[Tensor], Any]] = ()
+        self._post_accumulate_hooks: tuple[Callable[[Tensor], None], ...] | list[Any] = ()
         self.name = name
         self._requires_grad = False
         self.requires_grad = requires_grad
@@ -94,6 +96,7 @@ class TensorBase:
         t._version_counter = None
         t._retains_grad = False
         t._hooks = ()
+        t._post_accumulate_hooks = ()
         t.name = None
         t._requires_grad = requires_grad
         return t

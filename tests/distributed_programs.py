@@ -199,6 +199,22 @@ def ddp_features(out: str) -> None:
         float(np.max(np.abs(p.grad.numpy() - expected)))
         for p, expected in zip(model.parameters(), local_gradients(model, batches[:1]), strict=True)
     ]
+    # Overlap: the buckets of the last layers start reducing while backward goes on (the
+    # gradient has not yet reached the first layer's output).
+    events = []
+    start_sum = dist.comm.start_sum
+    dist.comm.start_sum = lambda buffer: (events.append("reduction started"), start_sum(buffer))[1]
+    ddp.zero_grad()
+    ddp(batches[0][0])  # (the wrapper's checks; the forward below is done layer by layer)
+    first = model[0](batches[0][0])
+    first.register_hook(lambda grad: events.append("first layer's output"))
+    loss_fn(model[4](model[3](model[2](model[1](first)))), batches[0][1]).backward()
+    dist.comm.start_sum = start_sum
+    results["overlap_events"] = events
+    results["overlap_grads"] = [
+        float(np.max(np.abs(p.grad.numpy() - expected)))
+        for p, expected in zip(model.parameters(), local_gradients(model, batches[:1]), strict=True)
+    ]
     ddp.close()  # unhooked: the model's gradients are its own again
     model.zero_grad()
     loss_fn(model(batches[0][0]), batches[0][1]).backward()

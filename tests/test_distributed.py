@@ -267,6 +267,11 @@ def test_no_sync_accumulation_and_unused_parameters(tmp_path):
         assert "did not reach every parameter" in out["unused"]
         assert "without a gradient: 2.weight, 2.bias, 4.weight, 4.bias." in out["unused"]
         assert max(out["after_the_error"]) < 1e-12
+        # The last layers' buckets were sent before backward reached the first layer ...
+        events = list(out["overlap_events"])
+        assert events.count("reduction started") == 4  # [4.bias 4.weight 2.bias] [2.weight] ...
+        assert events.index("first layer's output") == 2, events
+        assert max(out["overlap_grads"]) < 1e-12  # ... and every gradient is still the mean
         assert all(out["closed_is_local"])
 
 

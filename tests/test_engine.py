@@ -505,6 +505,75 @@ def test_hooks_under_create_graph_see_graph_tensors():
     np.testing.assert_array_equal(h.data, [6.0, 24.0])
 
 
+def test_a_post_accumulate_hook_runs_once_as_soon_as_the_leafs_grad_is_complete():
+    x = mg.tensor([1.0, 2.0], requires_grad=True)
+    w1 = mg.tensor([3.0, 3.0], requires_grad=True)
+    w2 = mg.tensor([2.0, 5.0], requires_grad=True)
+    events = []
+    w2.register_post_accumulate_grad_hook(lambda p: events.append(("w2", p.grad.numpy().copy())))
+    w1.register_post_accumulate_grad_hook(lambda p: events.append(("w1", p.grad.numpy().copy())))
+    h = x * w1
+    h.register_hook(lambda g: events.append(("h", None)))
+    y = h * w2 + h * w2 * w2  # w2 is used three times: its hook waits for all three
+    y.sum().backward()
+    assert [name for name, _ in events] == ["w2", "h", "w1"]  # w2's hook ran before h's rule
+    np.testing.assert_array_equal(events[0][1], w2.grad.numpy())  # the complete gradient
+    np.testing.assert_array_equal(w2.grad.numpy(), (x * w1 * (1 + 2 * w2)).numpy())
+    np.testing.assert_array_equal(events[2][1], w1.grad.numpy())
+
+
+def test_post_accumulate_hooks_see_accumulated_grads_and_can_be_removed():
+    w = mg.tensor([1.0, 2.0], requires_grad=True)
+    seen = []
+    registered = mg.hooks.post_accumulate_registered
+    handle = w.register_post_accumulate_grad_hook(lambda p: seen.append(p.grad.numpy().copy()))
+    assert mg.hooks.post_accumulate_registered == registered + 1
+    (w * 2).sum().backward()
+    (w * 3).sum().backward()  # no zero_grad: the hook sees the sum of both
+    np.testing.assert_array_equal(seen[1], [5.0, 5.0])
+    w.backward(mg.tensor([1.0, 1.0]))  # the leaf itself as the output
+    np.testing.assert_array_equal(seen[2], [6.0, 6.0])
+    mg.grad((w * 2).sum(), w)  # mg.grad does not touch .grad: no hook
+    assert len(seen) == 3
+    handle.remove()
+    handle.remove()
+    assert mg.hooks.post_accumulate_registered == registered
+    (w * 2).sum().backward()
+    assert len(seen) == 3
+
+
+def test_a_post_accumulate_hook_waits_for_uses_whose_op_never_ran():
+    w = mg.tensor([1.0, 2.0], requires_grad=True)
+    seen = []
+    w.register_post_accumulate_grad_hook(lambda p: seen.append(p.grad.numpy().copy()))
+
+    class GivesNoGradient(mg.Function):
+        def forward(self, a):
+            return a.copy()
+
+        def backward(self, grad):
+            return (None,)
+
+    # w has two uses, and the op of one (w * 3) never runs: no gradient reaches its output
+    (GivesNoGradient.apply(w * 3) + w * 2).sum().backward()
+    np.testing.assert_array_equal(seen, [[2.0, 2.0]])  # run once, at the end
+    (GivesNoGradient.apply(w * 3)).sum().backward()
+    assert len(seen) == 1  # nothing reached w: no hook
+
+
+@pytest.mark.parametrize("create_graph", [False, True])
+def test_post_accumulate_hooks_refuse_what_they_cannot_do(create_graph):
+    x = mg.tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match="non-leaf"):
+        (x * 2).register_post_accumulate_grad_hook(print)
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        mg.tensor([1.0]).register_post_accumulate_grad_hook(print)
+    handle = x.register_post_accumulate_grad_hook(lambda p: p.grad * 2)
+    with pytest.raises(RuntimeError, match="must return None"):
+        (x * x).sum().backward(create_graph=create_graph)
+    handle.remove()
+
+
 # -- anomaly detection ----------------------------------------------------------------------------
 
 

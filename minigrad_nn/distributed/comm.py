@@ -46,6 +46,12 @@ __all__ = [
     "run_on_rank0",
 ]
 
+#: Open MPI settings `init` makes unless the environment sets them (other MPIs ignore them).
+#: Every collective here is non-blocking, and Open MPI's own choice of algorithm for a
+#: non-blocking all-reduce of 2 ranks (recursive doubling) moves a 7 MB gradient 3x slower than
+#: its blocking all-reduce does here; the ring (1), what NCCL and Gloo use for gradients,
+#: matches the blocking one (docs/distributed.md, "Buckets and overlap").
+OPEN_MPI_SETTINGS = {"OMPI_MCA_coll_libnbc_iallreduce_algorithm": "1"}
 DEFAULT_TIMEOUT = 300.0  # seconds; a rank saving a checkpoint or evaluating stays well under it
 TIMEOUT_VARIABLE = "MINIGRAD_DIST_TIMEOUT"
 INSTALL_HINT = "pip install 'minigrad-numpy[distributed]' (mpi4py; needs OpenMPI or MPICH)"
@@ -97,6 +103,8 @@ def init(timeout: float | None = None) -> None:
     if not launched_by_mpi():
         _world = _World(None, 0, 1, timeout)
         return
+    for name, value in OPEN_MPI_SETTINGS.items():  # read by Open MPI when mpi4py starts it
+        os.environ.setdefault(name, value)
     try:
         from mpi4py import MPI
     except ImportError as err:
@@ -253,12 +261,23 @@ def start_sum(buffer: np.ndarray) -> Any:
     return _get_world().comm.Iallreduce(MPI.IN_PLACE, buffer, op=MPI.SUM)
 
 
+def progress(requests: list[Any]) -> None:
+    """Give MPI a chance to move non-blocking operations on, without waiting for them (Open
+    MPI advances a non-blocking collective only inside MPI calls)."""
+    from mpi4py import MPI
+
+    MPI.Request.Testall(requests)
+
+
 def wait(requests: list[Any], what: str, timeout: float | None = None) -> None:
     """Poll MPI requests until all are complete, or raise DistributedTimeoutError.
 
-    The first millisecond is spent spinning (a collective between processes that are in step
-    completes within microseconds); after that the poll sleeps between tests, up to 1 ms, so a
-    rank waiting for a slow peer leaves the CPU to others.
+    Open MPI moves a non-blocking collective on only inside MPI calls, so the poll must be
+    frequent: for the first second it tests without pause (yielding the core after the first
+    millisecond, for ranks that share cores). A 7 MB all-reduce takes several milliseconds
+    of such calls; sleeping between them would stretch it. After a second the peer is late,
+    not the transfer (rank 0 evaluating, saving, or stuck), and the poll sleeps up to 10 ms
+    between tests, so a waiting rank leaves the CPU to others.
     """
     from mpi4py import MPI
 
@@ -273,8 +292,10 @@ def wait(requests: list[Any], what: str, timeout: float | None = None) -> None:
                 "another rank never arrived (it is stuck, has died, or is slower than the "
                 f"timeout). Raise the limit with init(timeout=...) or ${TIMEOUT_VARIABLE}."
             )
-        if waited > 1e-3:
-            time.sleep(min(1e-3, waited / 10))
+        if waited > 1.0:
+            time.sleep(min(0.01, waited / 100))
+        elif waited > 1e-3 and hasattr(os, "sched_yield"):  # (not on Windows)
+            os.sched_yield()
 
 
 def _end_every_rank(previous_hook: Any) -> Any:

@@ -7,11 +7,11 @@ over its batch, the mean over N ranks of the gradient of N batches of b samples 
 of the batch of N·b samples, so N ranks train exactly as one process with N times the batch.
 
 The gradients travel in a few flat arrays ("buckets", about `bucket_cap_mb` each) rather than one
-message per parameter: a message costs a fixed latency on top of its bytes. A hook on every
-parameter copies its gradient into its bucket when backward has computed it; a bucket whose last
-gradient arrives is summed over ranks at once (MPI_Iallreduce, non-blocking) while the remaining
-gradients are computed, and when the last bucket has arrived, every bucket is awaited, divided by
-N and copied back into `.grad`.
+message per parameter: a message costs a fixed latency on top of its bytes. A post-accumulate hook
+on every parameter copies its `.grad` into its bucket as soon as backward has completed it; a
+bucket whose last gradient arrives is summed over ranks at once (MPI_Iallreduce, non-blocking)
+while backward computes the gradients of earlier layers, and when the last bucket is complete,
+every bucket is awaited, divided by N and copied back into each `.grad`.
 """
 
 from __future__ import annotations
@@ -22,8 +22,6 @@ from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
-
-import minigrad as mg
 
 from ..module import Module, Parameter
 from . import comm
@@ -97,11 +95,12 @@ class DistributedDataParallel(Module):
         params = [p for p in module.parameters() if p.requires_grad]
         self._buckets = _make_buckets(params, int(self.bucket_cap_mb * 2**20))
         self._pending = len(self._buckets)  # buckets still incomplete in this backward
+        self._started: list[Any] = []  # the requests of the reductions started in it
         if self._world_size > 1:
             _check_same_model(module)
             self._broadcast_state()
             self._hook_handles = [
-                p.register_hook(self._make_hook(bucket, i))
+                p.register_post_accumulate_grad_hook(self._make_hook(bucket, i))
                 for bucket in self._buckets
                 for i, p in enumerate(bucket.params)
             ]
@@ -148,50 +147,42 @@ class DistributedDataParallel(Module):
     # -- the reduction during backward -----------------------------------------------------
 
     def _make_hook(self, bucket: _Bucket, slot: int) -> Any:
-        param = bucket.params[slot]
-
-        def hook(grad: mg.Tensor) -> Any:
+        def hook(param: Parameter) -> None:
             if not self._sync:
-                return None
+                return
+            start = time.perf_counter()
+            grad = param.grad
             if grad.requires_grad:
                 raise RuntimeError(
                     "DistributedDataParallel does not support backward(create_graph=True)"
                 )
-            start = time.perf_counter()
             view = bucket.views[slot]
             if grad.dtype != view.dtype:
                 raise TypeError(
                     f"a gradient of dtype {grad.dtype} for a parameter DistributedDataParallel "
                     f"saw as {view.dtype}: convert the model before wrapping it"
                 )
-            # The bucket holds what .grad will be once this backward has accumulated into it.
-            if param.grad is None:
-                np.copyto(view, grad.data)
-            else:
-                np.add(param.grad.data, grad.data, out=view)
+            np.copyto(view, grad.data)  # the whole .grad: an earlier no_sync backward's too
             bucket.arrived[slot] = True
             bucket.missing -= 1
-            result = None
             if bucket.missing == 0:
                 self._pending -= 1
                 if self.overlap:
                     self._start(bucket)
                 if self._pending == 0:  # the last gradient of this backward
-                    self._finish(param)
-                    # The engine adds what a hook returns to .grad after the hook: give it the
-                    # mean to store in an empty .grad.
-                    param.grad = None
-                    result = mg.Tensor(bucket.views[slot])
+                    self._finish()
+            elif self._started:  # let MPI move the reductions on while backward goes on
+                comm.progress(self._started)
             self.communication_seconds += time.perf_counter() - start
-            return result
 
         return hook
 
     def _start(self, bucket: _Bucket) -> None:
         bucket.request = comm.start_sum(bucket.flat)
+        self._started.append(bucket.request)
 
-    def _finish(self, current: Parameter) -> None:
-        """Wait for every bucket, average, and store the means in every .grad but `current`'s."""
+    def _finish(self) -> None:
+        """Wait for every bucket, average, and copy the means into every .grad."""
         if not self.overlap:
             for bucket in self._buckets:
                 self._start(bucket)
@@ -199,12 +190,7 @@ class DistributedDataParallel(Module):
         for bucket in self._buckets:
             bucket.flat /= self._world_size
             for param, view in zip(bucket.params, bucket.views, strict=True):
-                if param is current:
-                    continue
-                if param.grad is None:
-                    param.grad = mg.Tensor(view.copy())
-                else:
-                    np.copyto(param.grad.data, view)
+                np.copyto(param.grad.data, view)
         self._reset()
 
     def _reset(self) -> None:
@@ -213,6 +199,7 @@ class DistributedDataParallel(Module):
             bucket.request, bucket.missing = None, len(bucket.params)
             bucket.arrived = [False] * len(bucket.params)
         self._pending = len(self._buckets)
+        self._started = []
 
     def _check_last_backward(self) -> None:
         """Raise if the last backward left parameters without a gradient (never reduced).
@@ -228,7 +215,7 @@ class DistributedDataParallel(Module):
             if not arrived
         }
         missing = [name for name, p in self.module.named_parameters() if id(p) in waiting]
-        started = [b.request for b in self._buckets if b.request is not None]
+        started = self._started
         self._reset()
         comm.wait(started, "the gradient all-reduce of an incomplete backward")
         raise RuntimeError(
