@@ -20,6 +20,7 @@ from minigrad_nn import distributed as dist
 from minigrad_nn import optim
 
 N_SAMPLES, GLOBAL_BATCH, EPOCHS, SEED = 1000, 100, 2, 0
+ALGORITHM_VARIABLE = "OMPI_MCA_coll_libnbc_iallreduce_algorithm"  # set by dist.init()
 
 
 def dataset() -> nn.TensorDataset:
@@ -142,7 +143,8 @@ def collectives(out: str) -> None:
     dist.barrier()
     nn.save(
         {"size": size, "summed": summed, "mean": mean, "strided": strided, "root1": root1,
-         "number": number, "object": obj, "initialized": dist.is_initialized()},
+         "number": number, "object": obj, "initialized": dist.is_initialized(),
+         "iallreduce_algorithm": os.environ.get(ALGORITHM_VARIABLE)},
         os.path.join(out, f"rank{rank}.npz"),
     )
 
@@ -211,6 +213,7 @@ def ddp_features(out: str) -> None:
     loss_fn(model[4](model[3](model[2](model[1](first)))), batches[0][1]).backward()
     dist.comm.start_sum = start_sum
     results["overlap_events"] = events
+    results["iallreduce_algorithm"] = os.environ[ALGORITHM_VARIABLE]
     results["overlap_grads"] = [
         float(np.max(np.abs(p.grad.numpy() - expected)))
         for p, expected in zip(model.parameters(), local_gradients(model, batches[:1]), strict=True)

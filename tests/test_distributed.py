@@ -48,9 +48,14 @@ def mpi() -> None:
 needs_mpi = pytest.mark.usefixtures("mpi")
 
 
-def mpirun(scenario: str, out: Path, n: int = 2) -> subprocess.CompletedProcess:
-    """Run a scenario of distributed_programs.py on `n` ranks; never hangs the suite."""
+def mpirun(
+    scenario: str, out: Path, n: int = 2, **variables: str
+) -> subprocess.CompletedProcess:
+    """Run a scenario of distributed_programs.py on `n` ranks, with these environment
+    `variables` (and no ring algorithm setting unless given); never hangs the suite."""
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
+    env.pop("OMPI_MCA_coll_libnbc_iallreduce_algorithm", None)
+    env.update(variables)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
     env.pop(dist.comm.TIMEOUT_VARIABLE, None)
     command = dist.mpirun_command(n, sys.executable, str(PROGRAMS), scenario, str(out))
@@ -59,8 +64,8 @@ def mpirun(scenario: str, out: Path, n: int = 2) -> subprocess.CompletedProcess:
     )
 
 
-def ranks_output(scenario: str, tmp_path: Path, n: int = 2) -> list[dict]:
-    result = mpirun(scenario, tmp_path, n)
+def ranks_output(scenario: str, tmp_path: Path, n: int = 2, **variables: str) -> list[dict]:
+    result = mpirun(scenario, tmp_path, n, **variables)
     assert result.returncode == 0, (
         f"exit status {result.returncode}\nstdout:\n{result.stdout[-2000:]}\n"
         f"stderr:\n{result.stderr[-3000:]}"
@@ -236,6 +241,7 @@ def test_collectives_on_two_ranks(tmp_path):
         np.testing.assert_array_equal(out["root1"], [1, 1, 1])
         assert out["number"] == 3
         assert out["object"] == {"from": 0, "list": [0, 0, 0]}, rank
+        assert out["iallreduce_algorithm"] == "1"  # init asks Open MPI for the ring
 
 
 @pytest.fixture(scope="module")
@@ -260,7 +266,10 @@ def test_two_ranks_of_50_train_as_one_process_of_100(trained, run):
 
 @needs_mpi
 def test_no_sync_accumulation_and_unused_parameters(tmp_path):
-    for out in ranks_output("ddp-features", tmp_path):
+    # (with the user's own choice of all-reduce algorithm, which init keeps)
+    algorithm = {"OMPI_MCA_coll_libnbc_iallreduce_algorithm": "3"}
+    for out in ranks_output("ddp-features", tmp_path, **algorithm):
+        assert out["iallreduce_algorithm"] == "3"
         assert all(out["no_sync_is_local"])  # no communication inside no_sync
         assert max(out["no_sync_then_sync"]) < 1e-12  # the sum of both backwards, averaged
         assert max(out["accumulated"]) < 1e-12  # a second synced backward adds its mean
