@@ -6,6 +6,7 @@ import json
 import os
 import platform
 import statistics
+import sys
 from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
@@ -69,6 +70,10 @@ def machine() -> dict[str, Any]:
         "cpu": cpu,
         "cores": os.cpu_count(),
         "python": platform.python_version(),
+        # The interpreter's build moves per-op ratios by ~10% (an optimised distribution build
+        # runs the engine's Python faster than a plain source build): say which one ran.
+        "python_executable": sys.executable,
+        "python_build": " ".join(platform.python_build()),
         "numpy": np.__version__,
         **blas_info(),
     }

@@ -7,7 +7,10 @@ under valgrind's callgrind, for 2 and then 12 chains, and reports the slope: ins
 link, for each system, and their ratio. Needs valgrind (`apt-get install valgrind`); about a
 minute.
 
-    python benchmarks/instructions.py
+    python benchmarks/instructions.py [--parts]
+
+`--parts` splits a link into what each side pays for: the forward add (minigrad's under
+`no_grad`, where no graph is recorded), recording the op, and the backward step; twice as long.
 
 The instruction ratio runs below the time ratio (NumPy's code retires more instructions per
 cycle than the interpreter's), so use it to compare engines, not to claim a target.
@@ -41,14 +44,27 @@ def minigrad_chain():
     for _ in range({links}):
         y = y + a
     y.backward(np.ones_like(x0))
-def numpy_chain():
+def minigrad_forward():  # recording the graph, which is then dropped
+    y = mg.Tensor(x0, requires_grad=True)
+    for _ in range({links}):
+        y = y + a
+def minigrad_no_grad_forward():
+    y = mg.Tensor(x0, requires_grad=True)
+    with mg.no_grad():
+        for _ in range({links}):
+            y = y + a
+def numpy_forward():
     y = x0
     for _ in range({links}):
         y = y + a
-    grad, one = np.ones_like(y), np.ones_like(y)
+def numpy_backward():
+    grad, one = np.ones_like(x0), np.ones_like(x0)
     for _ in range({links}):
         grad = grad * one
-chain = {name}_chain
+def numpy_chain():
+    numpy_forward()
+    numpy_backward()
+chain = {name}
 for _ in range(3 + {chains}):
     chain()
 """
@@ -76,12 +92,35 @@ def per_link(name: str) -> float:
     return (many - few) / ((MANY - FEW) * LINKS)
 
 
+def parts() -> list[tuple[str, float, float]]:
+    """(part, raw NumPy, minigrad) instructions per link: the forward add, recording the op in
+    the graph (minigrad only), the backward step."""
+    names = ("minigrad_no_grad_forward", "minigrad_forward", "minigrad_chain")
+    no_grad, recording, whole = (per_link(name) for name in names)
+    numpy_forward, numpy_backward = per_link("numpy_forward"), per_link("numpy_backward")
+    return [
+        ("forward: the add (minigrad under no_grad)", numpy_forward, no_grad),
+        ("forward: recording the op in the graph", 0.0, recording - no_grad),
+        ("backward: one step", numpy_backward, whole - recording),
+        ("the link", numpy_forward + numpy_backward, whole),
+    ]
+
+
 def main(argv: list[str] | None = None) -> int:
-    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args(argv)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--parts", action="store_true", help="split a link into its parts")
+    args = parser.parse_args(argv)
     if shutil.which("valgrind") is None:
         print("valgrind is not installed (apt-get install valgrind)", file=sys.stderr)
         return 1
-    numpy_link, minigrad_link = per_link("numpy"), per_link("minigrad")
+    if args.parts:
+        print("| part of a link | raw NumPy | minigrad | minigrad - NumPy |")
+        print("|---|---|---|---|")
+        for part, numpy_count, minigrad_count in parts():
+            difference = minigrad_count - numpy_count
+            print(f"| {part} | {numpy_count:,.0f} | {minigrad_count:,.0f} | {difference:,.0f} |")
+        return 0
+    numpy_link, minigrad_link = per_link("numpy_chain"), per_link("minigrad_chain")
     print("| system | instructions per link (add forward + its backward) |")
     print("|---|---|")
     print(f"| raw NumPy | {numpy_link:,.0f} |")

@@ -319,7 +319,23 @@ def test_instructions_per_link_is_the_slope_between_two_runs(monkeypatch):
         return 1_000_000 + chains * instructions.LINKS * 5_000
 
     monkeypatch.setattr(instructions, "instructions", fake)
-    assert instructions.per_link("minigrad") == 5_000
+    assert instructions.per_link("minigrad_chain") == 5_000
+
+
+def test_instruction_parts_add_up_to_the_link(monkeypatch):
+    """`instructions.py --parts`: the forward, recording and backward parts of each system sum
+    to its whole link, and recording is minigrad's alone."""
+    from benchmarks import instructions
+
+    per_link = {"minigrad_no_grad_forward": 15_000, "minigrad_forward": 17_000,
+                "minigrad_chain": 28_000, "numpy_forward": 3_600, "numpy_backward": 3_700}
+    monkeypatch.setattr(instructions, "per_link", per_link.__getitem__)
+    rows = {part: (numpy_count, minigrad_count)
+            for part, numpy_count, minigrad_count in instructions.parts()}
+    *pieces, (_, whole) = rows.items()
+    assert whole == (7_300, 28_000)
+    assert sum(n for _, (n, _) in pieces) == 7_300 and sum(m for _, (_, m) in pieces) == 28_000
+    assert rows["forward: recording the op in the graph"] == (0.0, 2_000)
 
 
 @pytest.mark.skipif(shutil.which("valgrind") is None, reason="valgrind is not installed")
@@ -327,4 +343,5 @@ def test_instruction_count_runs_the_chain_under_valgrind(monkeypatch):
     from benchmarks import instructions
 
     monkeypatch.setattr(instructions, "LINKS", 5)
-    assert instructions.instructions("minigrad", 1) > 1e6  # and the count was found
+    assert instructions.instructions("minigrad_chain", 1) > 1e6  # and the count was found
+    assert instructions.instructions("minigrad_no_grad_forward", 1) > 1e6
