@@ -54,3 +54,15 @@ def test_ci_installs_system_packages_before_the_readme_command():
 def test_ci_also_runs_the_readme_train_command_exactly():
     train = next(c for c in readme_commands() if c.endswith("minigrad train"))
     assert f"{train} || exit" in ci_lines()
+
+
+def test_ci_tests_the_oldest_and_newest_python_and_numpy_that_pyproject_admits():
+    """pyproject's requires-python, newest classifier and numpy floor are what .ci/run's last
+    step tests: bumping one without the other fails here."""
+    pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    oldest_python = re.search(r'requires-python = ">=(3\.\d+)"', pyproject).group(1)
+    newest_python = max(re.findall(r"Python :: (3\.\d+)", pyproject), key=lambda v: int(v[2:]))
+    numpy_floor = re.search(r'"numpy>=(\d+\.\d+)"', pyproject).group(1)
+    text = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert f'"{oldest_python} numpy=={numpy_floor}.*"' in text
+    assert f'"{newest_python} numpy"' in text
