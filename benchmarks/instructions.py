@@ -10,7 +10,8 @@ minute.
     python benchmarks/instructions.py [--parts]
 
 `--parts` splits a link into what each side pays for: the forward add (minigrad's under
-`no_grad`, where no graph is recorded), recording the op, and the backward step; twice as long.
+`no_grad`, where no graph is recorded), recording the op, and the backward step (about three
+minutes).
 
 The instruction ratio runs below the time ratio (NumPy's code retires more instructions per
 cycle than the interpreter's), so use it to compare engines, not to claim a target.
