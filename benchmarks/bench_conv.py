@@ -36,10 +36,20 @@ from minigrad_nn import optim
 from minigrad_nn.models import DeepConvNet, SimpleConvNet
 
 try:
-    from benchmarks.common import interleaved_samples, markdown_table, save_results
+    from benchmarks.common import (
+        interleaved_samples,
+        markdown_table,
+        save_results,
+        torch_available,
+    )
     from benchmarks.numpy_cnn_floor import from_minigrad
 except ImportError:  # run as a script from the benchmarks folder
-    from common import interleaved_samples, markdown_table, save_results  # type: ignore
+    from common import (  # type: ignore
+        interleaved_samples,
+        markdown_table,
+        save_results,
+        torch_available,
+    )
     from numpy_cnn_floor import from_minigrad  # type: ignore
 
 BATCH, LR = 100, 0.01
@@ -48,14 +58,6 @@ CASES: dict[str, tuple[type[nn.Module], float, int, int]] = {
     "SimpleConvNet": (SimpleConvNet, 1.5, 21, 5),
     "DeepConvNet": (DeepConvNet, 2.0, 11, 3),
 }
-
-
-def torch_available() -> bool:
-    try:
-        import torch  # noqa: F401
-    except ImportError:
-        return False
-    return True
 
 
 def torch_copy(model: nn.Module) -> Any:

@@ -39,10 +39,10 @@ except ImportError:  # run from a source checkout without installing
 from minigrad_nn import optim
 
 try:
-    from benchmarks.common import markdown_table, save_results
+    from benchmarks.common import markdown_table, save_results, torch_available
     from benchmarks.numpy_floor import NumpyMLP, init_params
 except ImportError:  # run as a script from the benchmarks folder
-    from common import markdown_table, save_results  # type: ignore
+    from common import markdown_table, save_results, torch_available  # type: ignore
     from numpy_floor import NumpyMLP, init_params  # type: ignore
 
 LR = 0.1
@@ -230,14 +230,6 @@ class Torch(UserLoop):
     def grads(self) -> list[np.ndarray]:
         grads = [p.grad.numpy() for p in self.model.parameters()]
         return [g.T if g.ndim == 2 else g for g in grads]  # torch stores W as (out, in)
-
-
-def torch_available() -> bool:
-    try:
-        import torch  # noqa: F401
-    except ImportError:
-        return False
-    return True
 
 
 # ---------------------------------------------------------------------------------- timing

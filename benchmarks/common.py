@@ -24,6 +24,7 @@ __all__ = [
     "machine",
     "markdown_table",
     "save_results",
+    "torch_available",
 ]
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -35,6 +36,15 @@ def interleaved_medians(
     """Median wall time (seconds) of each callable over interleaved runs."""
     samples = interleaved_samples(systems, repeats, warmup)
     return {name: statistics.median(values) for name, values in samples.items()}
+
+
+def torch_available() -> bool:
+    """Whether PyTorch can be imported: the benchmarks time it beside minigrad when it can."""
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def blas_info() -> dict[str, Any]:

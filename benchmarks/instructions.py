@@ -4,8 +4,9 @@ On a shared VM the time ratios of `bench_overhead.py` drift by +-10% from run to
 of instructions a chain link executes does not. This runs the same chain of adds as
 `bench_overhead.py` (a (1, 1) float32 leaf, 200 adds, backward) and the same raw NumPy baseline
 under valgrind's callgrind, for 2 and then 12 chains, and reports the slope: instructions per
-link, for each system, and their ratio. Needs valgrind (`apt-get install valgrind`); about a
-minute.
+link, for each system, and their ratio; `reference_autodiff.py` (the smallest autodiff, none of
+minigrad's checks) runs the chain too. Needs valgrind (`apt-get install valgrind`); about two
+minutes.
 
     python benchmarks/instructions.py [--parts]
 
@@ -37,6 +38,7 @@ import sys
 sys.path.insert(0, {root!r})
 import numpy as np
 import minigrad as mg
+from benchmarks.reference_autodiff import Value
 x0 = np.ones((1, 1), np.float32)
 a = np.ones((1, 1), np.float32)
 def minigrad_chain():
@@ -54,6 +56,12 @@ def minigrad_no_grad_forward():
     with mg.no_grad():
         for _ in range({links}):
             y = y + a
+def reference_chain():
+    x = Value(x0)
+    y = x
+    for _ in range({links}):
+        y = y + a
+    y.backward(np.ones_like(x0))
 def numpy_forward():
     y = x0
     for _ in range({links}):
@@ -121,12 +129,13 @@ def main(argv: list[str] | None = None) -> int:
             difference = minigrad_count - numpy_count
             print(f"| {part} | {numpy_count:,.0f} | {minigrad_count:,.0f} | {difference:,.0f} |")
         return 0
-    numpy_link, minigrad_link = per_link("numpy_chain"), per_link("minigrad_chain")
-    print("| system | instructions per link (add forward + its backward) |")
-    print("|---|---|")
-    print(f"| raw NumPy | {numpy_link:,.0f} |")
-    print(f"| minigrad | {minigrad_link:,.0f} |")
-    print(f"\nratio {minigrad_link / numpy_link:.2f}x")
+    numpy_link = per_link("numpy_chain")
+    print("| system | instructions per link (add forward + its backward) | ratio to raw NumPy |")
+    print("|---|---|---|")
+    print(f"| raw NumPy | {numpy_link:,.0f} | 1.00x |")
+    for system, name in (("reference autodiff", "reference_chain"), ("minigrad", "minigrad_chain")):
+        link = per_link(name)
+        print(f"| {system} | {link:,.0f} | {link / numpy_link:.2f}x |")
     return 0
 
 

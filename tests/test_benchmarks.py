@@ -235,6 +235,57 @@ def test_run_all_runs_only_the_sections_asked(tiny_sections, results_dir, capsys
         run_all.main(["--threads", "-1"])
 
 
+def test_overhead_times_every_system_against_numpy(monkeypatch):
+    """bench_overhead: minigrad, the reference autodiff and (when asked) PyTorch, each with its
+    ratio to raw NumPy; without PyTorch its column says so rather than showing a number."""
+    monkeypatch.setattr(bench_overhead, "SHAPES", [(1, 1), (3,)])
+    results = bench_overhead.run(quick=True, use_torch=False)
+    assert [r["shape"] for r in results] == [(1, 1), (3,)]
+    for r in results:
+        assert r["ratio"] > 0 and r["reference_ratio"] > 0 and r["torch_ratio"] is None
+        assert r["minigrad_us_per_op"] > 0 and r["numpy_us_per_op"] > 0
+    table = bench_overhead.table(results)
+    assert "reference autodiff / NumPy" in table and "| - |" in table
+
+
+def test_overhead_refuses_a_system_with_a_wrong_gradient(monkeypatch):
+    def wrong_chain(x0, a, n):
+        return 2 * bench_overhead.reference_chain(x0, a, n)
+
+    monkeypatch.setattr(bench_overhead, "CHAINS", {"minigrad": wrong_chain})
+    with pytest.raises(AssertionError):
+        bench_overhead.measure((1, 1), 5, 1, use_torch=False)
+
+
+def test_overhead_torch_chain_gives_numpys_gradient():
+    pytest.importorskip("torch")
+    x, a = np.full((2, 2), 0.5, np.float32), np.ones((2, 2), np.float32)
+    np.testing.assert_array_equal(
+        bench_overhead.torch_chain(x, a, 7), bench_overhead.raw_numpy_chain(x, a, 7)
+    )
+
+
+def test_reference_autodiff_sums_the_gradient_of_every_path():
+    """benchmarks/reference_autodiff.py: y = x + c, z = y + y, w = z + x gives dw/dx = 3, and a
+    chain longer than Python's recursion limit works."""
+    from benchmarks.reference_autodiff import Value
+
+    x = Value(np.array([1.0, 2.0]))
+    y = x + np.array([5.0, 5.0])
+    z = y + y
+    w = z + x
+    w.backward(np.ones(2))
+    np.testing.assert_array_equal(w.data, [13.0, 16.0])
+    np.testing.assert_array_equal(x.grad, [3.0, 3.0])
+    np.testing.assert_array_equal(y.grad, [2.0, 2.0])
+    long = Value(np.zeros(1))
+    out = long
+    for _ in range(3000):
+        out = out + np.ones(1)
+    out.backward(np.ones(1))
+    np.testing.assert_array_equal(long.grad, [1.0])
+
+
 def test_targets_summary_says_met_or_not_met():
     results = {
         "train": [
@@ -345,3 +396,4 @@ def test_instruction_count_runs_the_chain_under_valgrind(monkeypatch):
     monkeypatch.setattr(instructions, "LINKS", 5)
     assert instructions.instructions("minigrad_chain", 1) > 1e6  # and the count was found
     assert instructions.instructions("minigrad_no_grad_forward", 1) > 1e6
+    assert instructions.instructions("reference_chain", 1) > 1e6
