@@ -120,6 +120,7 @@ def test_data_minus_equals_a_tensor_writes_into_the_array():
 
 def test_the_hand_written_update_equals_optim_sgd_step_for_step_on_mnist():
     (x_train, t_train), _ = nn.load_mnist()
+    mg.manual_seed(0)  # the initial weights: the same run every time
     rng = np.random.default_rng(0)
     hand = nn.Sequential(nn.Linear(784, 30), nn.ReLU(), nn.Linear(30, 10))
     by_sgd = nn.Sequential(nn.Linear(784, 30), nn.ReLU(), nn.Linear(30, 10))
@@ -147,4 +148,6 @@ def test_the_hand_written_update_equals_optim_sgd_step_for_step_on_mnist():
         for p, q in zip(hand.parameters(), by_sgd.parameters(), strict=True):
             np.testing.assert_array_equal(p.data, q.data)
     assert all(p.data is b for p, b in zip(hand.parameters(), before, strict=True))
-    assert np.mean(losses[-5:]) < 0.8 * np.mean(losses[:5])  # it trains
+    # It trains: over these 30 steps the loss falls to 0.72-0.81 of its start, whatever the
+    # initial weights (seeds 0-7), and stays at 0.99-1.00 without updates.
+    assert np.mean(losses[-5:]) < 0.9 * np.mean(losses[:5])
